@@ -1,0 +1,45 @@
+"""Every environment-variable name the kit reads, in one place.
+
+The template (`template.yaml`), the Dockerfiles, the local runtime (`fnkit invoke`) and the docs use
+these names; nothing else spells them out.
+"""
+
+from __future__ import annotations
+
+# --- set by fnkit (template.yaml / Dockerfile / fnkit invoke) ---------------------------------
+MODEL_NAME_ENV = "FNKIT_MODEL_NAME"
+"""Name of the model this function serves; must equal the manifest's `model`."""
+MODEL_DIR_ENV = "FNKIT_MODEL_DIR"
+"""Folder holding manifest.json and the artifact. Default: `$LAMBDA_TASK_ROOT/model`."""
+LOAD_AT_INIT_ENV = "FNKIT_LOAD_AT_INIT"
+"""`true`: create the session at import time (for provisioned concurrency). Default: lazy."""
+PROFILE_ENV = "FNKIT_PROFILE"
+"""`true`: run onnxruntime's profiler for each invocation and log the slowest operators."""
+INTRA_OP_THREADS_ENV = "FNKIT_INTRA_OP_THREADS"
+"""Override the intra-op thread count derived from the function's memory size."""
+MAX_BATCH_ENV = "FNKIT_MAX_BATCH"
+"""Override the manifest's largest accepted batch."""
+MAX_BODY_BYTES_ENV = "FNKIT_MAX_BODY_BYTES"
+"""Override the largest accepted request body, in bytes."""
+MAX_TEXT_CHARS_ENV = "FNKIT_MAX_TEXT_CHARS"
+"""Override the longest accepted string, in characters (text models)."""
+
+# --- read by aws-lambda-powertools (set in template.yaml) --------------------------------------
+SERVICE_NAME_ENV = "POWERTOOLS_SERVICE_NAME"
+METRICS_NAMESPACE_ENV = "POWERTOOLS_METRICS_NAMESPACE"
+LOG_LEVEL_ENV = "POWERTOOLS_LOG_LEVEL"
+
+# --- set by Lambda itself ----------------------------------------------------------------------
+TASK_ROOT_ENV = "LAMBDA_TASK_ROOT"
+MEMORY_SIZE_ENV = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
+FUNCTION_VERSION_ENV = "AWS_LAMBDA_FUNCTION_VERSION"
+FUNCTION_NAME_ENV = "AWS_LAMBDA_FUNCTION_NAME"
+
+# --- defaults ----------------------------------------------------------------------------------
+DEFAULT_MODEL_SUBDIR = "model"
+"""Task-root subfolder the image copies the artifact into (functions/<model>/model/ in the repo)."""
+MANIFEST_FILE = "manifest.json"
+DEFAULT_NAMESPACE = "fnkit"
+MB_PER_VCPU = 1769
+"""Lambda gives one vCPU per 1,769 MB of memory (AWS docs), up to MAX_VCPUS."""
+MAX_VCPUS = 6

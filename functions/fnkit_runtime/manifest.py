@@ -1,0 +1,292 @@
+"""The manifest: the one contract between build, runtime, template, promotion and benchmark.
+
+`fnkit build` writes `manifest.json` beside the artifact; the function reads it to verify the artifact
+and validate requests; `fnkit promote` replays its golden samples; `fnkit bench` reads its candidates.
+
+Change it deliberately: any change to the shape bumps `SCHEMA_VERSION`, and readers reject a version
+they do not know. This module has no dependency beyond the standard library, so every side can use it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fnkit_runtime.exceptions import ManifestError
+
+SCHEMA_VERSION = 1
+"""Bump on any change to the manifest's shape."""
+
+TASKS = ("classification", "embedding", "tensor")
+DTYPES = ("float32", "float16", "float64", "int64", "int32", "int8", "uint8", "bool", "string")
+ARCHITECTURES = ("x86_64", "arm64")
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """One input or output of the served graph, as the client sees it.
+
+    `shape` holds ints for fixed axes and strings for named dynamic axes ("batch", "sequence").
+    The signature lists the graph's own inputs; for text models those are token tensors that the
+    function fills from the client's strings as `TextSpec` says.
+    """
+
+    name: str
+    dtype: str
+    shape: list[int | str]
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ManifestError("tensor spec has an empty name")
+        if self.dtype not in DTYPES:
+            raise ManifestError(f"tensor {self.name!r}: unknown dtype {self.dtype!r}")
+        for dim in self.shape:
+            if isinstance(dim, bool) or not isinstance(dim, (int, str)):
+                raise ManifestError(f"tensor {self.name!r}: bad dimension {dim!r}")
+            if isinstance(dim, int) and dim <= 0:
+                raise ManifestError(f"tensor {self.name!r}: dimension {dim} is not positive")
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+
+@dataclass(frozen=True)
+class Signature:
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+
+    def __post_init__(self) -> None:
+        if not self.inputs or not self.outputs:
+            raise ManifestError("signature needs at least one input and one output")
+
+
+@dataclass(frozen=True)
+class TextSpec:
+    """How a text model turns strings into the graph's token inputs (tokenizer file is shipped)."""
+
+    tokenizer_file: str
+    max_length: int
+    graph_inputs: list[str]
+    """Graph input names fed from the tokenizer, e.g. input_ids, attention_mask, token_type_ids."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Request limits the function enforces (env vars may lower or raise them)."""
+
+    max_batch: int = 64
+    max_body_bytes: int = 1_048_576
+    max_text_chars: int = 2_000
+    allow_non_finite: bool = False
+
+
+@dataclass(frozen=True)
+class ArtifactInfo:
+    file: str
+    sha256: str
+    bytes: int
+    opset: int
+    onnxruntime_version: str
+    optimized: bool
+    """True when the file is an offline-optimized graph (session creation skips those passes)."""
+
+
+@dataclass(frozen=True)
+class CandidateResult:
+    """One quantization candidate as the gate saw it."""
+
+    name: str
+    """e.g. fp32, int8-dynamic, int8-dynamic-per-channel, int8-static-qdq."""
+    bytes: int
+    metric: float
+    passed: bool
+    latency_ms_p50: float
+    reason: str = ""
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GateInfo:
+    metric: str
+    """accuracy_drop | cosine_mean | max_abs_error."""
+    threshold: float
+    fp32_metric: float
+    """The metric's raw value for fp32 (e.g. accuracy 0.978) so reports can show fp32 -> chosen."""
+    chosen_metric: float
+
+
+@dataclass(frozen=True)
+class GoldenSample:
+    """A request body and the outputs it must produce, for smoke tests after a deploy."""
+
+    request: dict[str, Any]
+    """The JSON body a client POSTs to the prediction route."""
+    outputs: dict[str, Any]
+    """Expected outputs by name, nested lists, as the function returns them under `outputs`."""
+    atol: float
+    rtol: float
+
+
+@dataclass(frozen=True)
+class FunctionSettings:
+    memory_mb: int
+    architecture: str
+
+    def __post_init__(self) -> None:
+        if not 128 <= self.memory_mb <= 10_240:
+            raise ManifestError(f"memory_mb {self.memory_mb} is outside Lambda's 128-10240 MB")
+        if self.architecture not in ARCHITECTURES:
+            raise ManifestError(f"architecture {self.architecture!r} is not one of {ARCHITECTURES}")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    model: str
+    task: str
+    variant: str
+    """Name of the chosen candidate."""
+    artifact: ArtifactInfo
+    signature: Signature
+    limits: Limits
+    function: FunctionSettings
+    gate: GateInfo
+    candidates: list[CandidateResult]
+    golden: list[GoldenSample]
+    labels: list[str] | None = None
+    """Class labels for classification models (index -> label)."""
+    text: TextSpec | None = None
+    created_at: str = ""
+    """ISO-8601 UTC; the only field allowed to differ between two builds of the same inputs."""
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        if self.schema_version != SCHEMA_VERSION:
+            raise ManifestError(
+                f"manifest schema_version {self.schema_version} is not supported "
+                f"(this runtime reads version {SCHEMA_VERSION})"
+            )
+        if self.task not in TASKS:
+            raise ManifestError(f"unknown task {self.task!r}; expected one of {TASKS}")
+        if self.variant not in {c.name for c in self.candidates}:
+            raise ManifestError(f"chosen variant {self.variant!r} is not among the candidates")
+
+    @property
+    def model_version(self) -> str:
+        """Short, content-derived version carried by every response: the artifact's sha256 prefix."""
+        return self.artifact.sha256[:12]
+
+    def public(self) -> dict[str, Any]:
+        """The part safe to show clients (health route): no candidates, golden data or file names."""
+        return {
+            "model": self.model,
+            "model_version": self.model_version,
+            "task": self.task,
+            "variant": self.variant,
+            "schema_version": self.schema_version,
+            "signature": asdict(self.signature),
+            "limits": asdict(self.limits),
+            "labels": self.labels,
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        try:
+            version = data.get("schema_version")
+            if version != SCHEMA_VERSION:
+                raise ManifestError(
+                    f"manifest schema_version {version!r} is not supported "
+                    f"(this runtime reads version {SCHEMA_VERSION})"
+                )
+            sig = data["signature"]
+            text = data.get("text")
+            return cls(
+                model=data["model"],
+                task=data["task"],
+                variant=data["variant"],
+                artifact=ArtifactInfo(**data["artifact"]),
+                signature=Signature(
+                    inputs=[TensorSpec(**t) for t in sig["inputs"]],
+                    outputs=[TensorSpec(**t) for t in sig["outputs"]],
+                ),
+                limits=Limits(**data["limits"]),
+                function=FunctionSettings(**data["function"]),
+                gate=GateInfo(**data["gate"]),
+                candidates=[CandidateResult(**c) for c in data["candidates"]],
+                golden=[GoldenSample(**g) for g in data["golden"]],
+                labels=data.get("labels"),
+                text=TextSpec(**text) if text else None,
+                created_at=data.get("created_at", ""),
+                schema_version=version,
+            )
+        except ManifestError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ManifestError(f"manifest is malformed: {exc!r}") from exc
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_manifest(model_dir: Path) -> Manifest:
+    """Read and validate `model_dir/manifest.json`."""
+    path = model_dir / "manifest.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ManifestError(f"no manifest at {path}") from exc
+    except (OSError, ValueError) as exc:
+        raise ManifestError(f"manifest at {path} is unreadable: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ManifestError(f"manifest at {path} is not a JSON object")
+    return Manifest.from_dict(data)
+
+
+def verify_artifact(manifest: Manifest, model_dir: Path) -> Path:
+    """Check the artifact exists with the manifest's size and sha256; return its path."""
+    path = model_dir / manifest.artifact.file
+    if not path.is_file():
+        raise ManifestError(f"artifact {manifest.artifact.file} is missing")
+    size = path.stat().st_size
+    if size != manifest.artifact.bytes:
+        raise ManifestError(
+            f"artifact {manifest.artifact.file} is {size} bytes; manifest says {manifest.artifact.bytes}"
+        )
+    digest = sha256_file(path)
+    if digest != manifest.artifact.sha256:
+        raise ManifestError(
+            f"artifact {manifest.artifact.file} sha256 {digest[:12]} does not match "
+            f"manifest {manifest.artifact.sha256[:12]}"
+        )
+    return path
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write `data` to `path` through a temp file in the same folder and os.replace."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
