@@ -1,0 +1,171 @@
+"""`fnkit promote`: shift a Lambda alias to a new version with gates and automatic rollback.
+
+Exit codes: 0 promoted (or a dry run whose checks passed), 1 a gate failed and the alias was rolled
+back, 2 usage or precondition error with the alias untouched, 3 the alias changed under the promotion
+(RevisionId mismatch) and the promotion stopped without overwriting it. See docs/promote.md.
+This module imports nothing heavy: boto3 and the promotion modules load inside `run`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from fnkit_ops.promote.constants import (
+    DEFAULT_ALIAS,
+    DEFAULT_MAX_ERROR_RATE,
+    DEFAULT_MAX_ERROR_RATE_DELTA,
+    DEFAULT_MAX_P99_RATIO,
+    DEFAULT_MIN_INVOCATIONS,
+    DEFAULT_POLL_SECONDS,
+    DEFAULT_STRATEGY,
+    EXIT_PRECONDITION,
+)
+
+if TYPE_CHECKING:
+    from fnkit_ops.promote.config import Dependencies, PromotionConfig
+
+
+def _optional_float(text: str) -> float | None:
+    """A float, or `off` to disable the check."""
+    if text.strip().lower() in {"off", "none"}:
+        return None
+    return float(text)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    target = parser.add_argument_group("what to promote")
+    target.add_argument("--function", required=True, help="Lambda function name")
+    which = target.add_mutually_exclusive_group(required=True)
+    which.add_argument("--version", help="published version number to promote")
+    which.add_argument(
+        "--publish-image",
+        metavar="URI",
+        help="update $LATEST to this image, wait for the update, publish a version and promote it",
+    )
+    target.add_argument("--alias", default=DEFAULT_ALIAS, help=f"alias to shift (default {DEFAULT_ALIAS})")
+    target.add_argument(
+        "--strategy",
+        default=DEFAULT_STRATEGY,
+        help="all-at-once | canary:PERCENT:MINUTES | linear:PERCENT:MINUTES (default %(default)s)",
+    )
+    gates = parser.add_argument_group("gates")
+    gates.add_argument(
+        "--alarm",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="CloudWatch alarm that must not be in ALARM",
+    )
+    gates.add_argument(
+        "--insufficient-data",
+        choices=("fail", "wait", "ignore"),
+        default="wait",
+        help="alarm in INSUFFICIENT_DATA: fail now, wait until the step's time is up then fail, "
+        "or ignore (default %(default)s)",
+    )
+    gates.add_argument(
+        "--min-invocations",
+        type=int,
+        default=DEFAULT_MIN_INVOCATIONS,
+        help="new-version invocations needed in a step before it can pass (default %(default)s)",
+    )
+    gates.add_argument(
+        "--insufficient-traffic",
+        choices=("fail", "pass"),
+        default="fail",
+        help="when a step ends with fewer than --min-invocations (default %(default)s)",
+    )
+    gates.add_argument(
+        "--max-error-rate",
+        type=float,
+        default=DEFAULT_MAX_ERROR_RATE,
+        help="new version's error rate ceiling, 0..1 (default %(default)s)",
+    )
+    gates.add_argument(
+        "--max-error-rate-delta",
+        type=_optional_float,
+        default=DEFAULT_MAX_ERROR_RATE_DELTA,
+        help="allowed excess over the old version's error rate, or off (default %(default)s)",
+    )
+    gates.add_argument(
+        "--max-p99-ms",
+        type=_optional_float,
+        default=None,
+        help="new version's p99 Duration ceiling in ms, or off (default off)",
+    )
+    gates.add_argument(
+        "--max-p99-ratio",
+        type=_optional_float,
+        default=DEFAULT_MAX_P99_RATIO,
+        help="new p99 / old p99 ceiling, or off (default %(default)s)",
+    )
+    gates.add_argument(
+        "--smoke-manifest",
+        type=Path,
+        metavar="PATH",
+        help="manifest.json (or its folder): invoke the new version with its golden samples first",
+    )
+    run_group = parser.add_argument_group("run")
+    run_group.add_argument(
+        "--on-resume",
+        choices=("resume", "rollback"),
+        help="the alias is already mid-shift to this version: continue from its weight, "
+        "or roll back (required in that case)",
+    )
+    run_group.add_argument(
+        "--poll-seconds",
+        type=float,
+        default=DEFAULT_POLL_SECONDS,
+        help="gate polling interval within a step (default %(default)s)",
+    )
+    run_group.add_argument("--report", type=Path, metavar="PATH", help="write the JSON report here")
+    run_group.add_argument("--dry-run", action="store_true", help="check and print the plan; change nothing")
+
+
+def config_from_args(args: argparse.Namespace) -> PromotionConfig:
+    from fnkit_ops.promote.config import PromotionConfig, ResumePolicy
+    from fnkit_ops.promote.gates import GateConfig, InsufficientDataPolicy, InsufficientTrafficPolicy
+    from fnkit_ops.promote.strategy import parse_strategy
+
+    gates = GateConfig(
+        alarms=tuple(args.alarm),
+        insufficient_data=InsufficientDataPolicy(args.insufficient_data),
+        min_invocations=args.min_invocations,
+        insufficient_traffic=InsufficientTrafficPolicy(args.insufficient_traffic),
+        max_error_rate=args.max_error_rate,
+        max_error_rate_delta=args.max_error_rate_delta,
+        max_p99_ms=args.max_p99_ms,
+        max_p99_ratio=args.max_p99_ratio,
+    )
+    return PromotionConfig(
+        function=args.function,
+        version=args.version,
+        alias=args.alias,
+        strategy=parse_strategy(args.strategy),
+        gates=gates,
+        publish_image=args.publish_image,
+        smoke_manifest=args.smoke_manifest,
+        on_resume=ResumePolicy(args.on_resume) if args.on_resume else None,
+        poll_seconds=args.poll_seconds,
+        dry_run=args.dry_run,
+        report_path=args.report,
+    )
+
+
+def run(args: argparse.Namespace, deps: Dependencies | None = None) -> int:
+    """Run the promotion; returns its exit code. `deps` replaces the boto3 clients, clock and sleep."""
+    from fnkit_ops.promote.config import Dependencies
+    from fnkit_ops.promote.exceptions import PromoteUsageError
+    from fnkit_ops.promote.promoter import promote
+    from fnkit_ops.promote.report import write_usage_failure
+
+    try:
+        config = config_from_args(args)
+    except PromoteUsageError as exc:
+        print(f"fnkit promote: error: {exc}", file=sys.stderr, flush=True)
+        write_usage_failure(args.report, args.function, str(exc))
+        return EXIT_PRECONDITION
+    return promote(config, deps or Dependencies.from_boto3()).exit_code

@@ -1,0 +1,64 @@
+"""The subcommand module's contract with the `fnkit` dispatcher."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+import pytest
+from fnkit_ops.promote import cli
+
+
+def test_cli_module_is_cheap_to_import():
+    # WHEN importing the subcommand module in a fresh interpreter
+    code = (
+        "import sys, fnkit_ops.promote.cli\n"
+        "heavy = sorted(m for m in ('boto3', 'botocore', 'numpy', 'moto') if m in sys.modules)\n"
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+
+    # THEN none of the heavy modules came with it
+    assert out.strip() == ""
+
+
+def _parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_defaults_match_the_documented_contract():
+    # WHEN parsing the minimum
+    args = _parse("--function", "fn", "--version", "3")
+
+    # THEN the documented defaults apply
+    config = cli.config_from_args(args)
+    assert (config.alias, config.strategy.spec, config.dry_run) == ("live", "canary:10:5", False)
+    assert config.gates.insufficient_data == "wait" and config.gates.insufficient_traffic == "fail"
+    assert config.gates.min_invocations == 20 and config.gates.max_p99_ratio == 1.5
+    assert config.gates.max_p99_ms is None
+
+
+def test_thresholds_can_be_switched_off():
+    args = _parse(
+        "--function", "fn", "--version", "3", "--max-p99-ratio", "off", "--max-error-rate-delta", "off"
+    )
+    gates = cli.config_from_args(args).gates
+    assert gates.max_p99_ratio is None and gates.max_error_rate_delta is None and not gates.with_latency
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        pytest.param(["--version", "3"], id="no-function"),
+        pytest.param(["--function", "fn"], id="no-version-or-image"),
+        pytest.param(["--function", "fn", "--version", "3", "--publish-image", "uri"], id="both"),
+        pytest.param(["--function", "fn", "--version", "3", "--on-resume", "restart"], id="bad-on-resume"),
+    ],
+)
+def test_argparse_rejects_bad_usage_with_exit_2(argv: list[str]):
+    with pytest.raises(SystemExit) as exc:
+        _parse(*argv)
+    assert exc.value.code == 2

@@ -1,0 +1,114 @@
+"""The CI workflow's load-bearing properties, read from .github/workflows/deploy.yml."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+WORKFLOW = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "deploy.yml"
+
+
+@pytest.fixture(scope="module")
+def workflow() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(WORKFLOW.read_text(encoding="utf-8"))
+    # YAML 1.1 (PyYAML) reads the bare key `on` as True.
+    data["on"] = data.pop(True, data.get("on"))
+    return data
+
+
+def _steps(workflow: dict[str, Any], job: str) -> list[dict[str, Any]]:
+    steps: list[dict[str, Any]] = workflow["jobs"][job]["steps"]
+    return steps
+
+
+def _runs(workflow: dict[str, Any], job: str) -> str:
+    return "\n".join(step.get("run", "") for step in _steps(workflow, job))
+
+
+def _uses(workflow: dict[str, Any], job: str, action: str) -> list[dict[str, Any]]:
+    return [s for s in _steps(workflow, job) if str(s.get("uses", "")).startswith(action)]
+
+
+def test_runs_on_push_to_main(workflow: dict[str, Any]):
+    assert workflow["on"]["push"]["branches"] == ["main"]
+
+
+def test_test_job_runs_make_test(workflow: dict[str, Any]):
+    assert re.search(r"^make test$", _runs(workflow, "test"), re.MULTILINE)
+    assert _uses(workflow, "test", "actions/setup-python")[0]["with"]["python-version"] in (
+        "3.11",
+        "${{ env.PYTHON_VERSION }}",
+    )
+    assert workflow["env"]["PYTHON_VERSION"] == "3.11"
+
+
+def test_deploy_needs_test_and_promote_needs_deploy(workflow: dict[str, Any]):
+    assert workflow["jobs"]["deploy"]["needs"] == "test"
+    assert workflow["jobs"]["promote"]["needs"] == "deploy"
+
+
+@pytest.mark.parametrize("job", ["deploy", "promote"])
+def test_aws_jobs_use_oidc_and_no_keys(workflow: dict[str, Any], job: str):
+    # THEN the job may mint an ID token, and credentials come from assuming a role with it
+    assert workflow["jobs"][job]["permissions"] == {"id-token": "write", "contents": "read"}
+    [creds] = _uses(workflow, job, "aws-actions/configure-aws-credentials")
+    assert creds["with"]["role-to-assume"].startswith("${{ vars.") or creds["with"][
+        "role-to-assume"
+    ].startswith("${{ secrets.")
+
+
+def test_no_long_lived_keys_anywhere():
+    text = WORKFLOW.read_text(encoding="utf-8").lower()
+    for forbidden in (
+        "aws-access-key-id",
+        "aws-secret-access-key",
+        "aws_access_key_id",
+        "aws_secret_access_key",
+    ):
+        assert forbidden not in text
+
+
+def test_default_token_is_read_only(workflow: dict[str, Any]):
+    assert workflow["permissions"] == {"contents": "read"}
+    assert "permissions" not in workflow["jobs"]["test"]
+
+
+def test_sam_cli_lives_in_its_own_venv(workflow: dict[str, Any]):
+    runs = _runs(workflow, "deploy")
+    assert ".sam-venv/bin/pip install" in runs and "aws-sam-cli==" in runs
+    assert ".venv/bin/pip install aws-sam-cli" not in runs
+    assert ".sam-venv/bin/sam build" in runs
+    assert "--no-confirm-changeset" in runs and "--no-fail-on-empty-changeset" in runs
+    assert runs.index(".venv/bin/fnkit build") < runs.index("sam build")
+
+
+def test_deploy_does_not_move_live_itself(workflow: dict[str, Any]):
+    # GIVEN samconfig's ci environment, which the deploy uses
+    samconfig = (WORKFLOW.parents[2] / "samconfig.toml").read_text(encoding="utf-8")
+    ci_deploy = samconfig.split("[ci.deploy.parameters]", 1)[1].split("\n[", 1)[0]
+
+    # THEN SAM publishes to `candidate` and fnkit moves `live`
+    assert "--config-env ci" in _runs(workflow, "deploy")
+    assert "DeploymentStrategy=fnkit" in ci_deploy and "StackPublishAlias=candidate" in ci_deploy
+
+
+def test_promote_uses_a_gated_canary_and_keeps_the_report(workflow: dict[str, Any]):
+    runs = _runs(workflow, "promote")
+    assert "fnkit promote" in runs
+    strategy = re.search(r"--strategy\s+(\S+)", runs)
+    assert strategy is not None and strategy.group(1).startswith("canary:")
+    assert "--alarm" in runs and "--report" in runs and "--smoke-manifest" in runs
+    [upload] = [s for s in _uses(workflow, "promote", "actions/upload-artifact")]
+    assert upload["if"] == "always()"
+    assert workflow["jobs"]["promote"]["strategy"]["fail-fast"] is False
+
+
+def test_models_in_the_matrix_match_the_registry(workflow: dict[str, Any]):
+    registry = tomllib.loads((WORKFLOW.parents[2] / "models.toml").read_text(encoding="utf-8"))
+    models = [entry["model"] for entry in workflow["jobs"]["promote"]["strategy"]["matrix"]["include"]]
+    assert sorted(models) == sorted(registry["models"])
