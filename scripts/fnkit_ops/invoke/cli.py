@@ -1,0 +1,222 @@
+"""`fnkit invoke MODEL --event FILE ...`: run a built function locally under awslambdaric.
+
+Assembles the task root as the Dockerfile does, starts it in an isolated process against a local
+Runtime API, sends the events (in order, `--repeat` times, to one warm process) and prints each
+response with Lambda's REPORT line. The function's own logs go to stderr (`--quiet` hides them).
+
+Exit codes: 0 when every invocation succeeded; 1 when any returned a function error (an unhandled
+exception, a crash or a timeout), when the peak memory exceeded the memory size (Lambda would end
+the function), or when init failed; 2 for usage errors (unknown or unbuilt model, bad event file).
+An HTTP error response (e.g. a 400 for a bad request) is a successful invocation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from fnkit_ops.exceptions import UsageError
+
+if TYPE_CHECKING:
+    from fnkit_ops.invoke.runner import RunResult
+    from fnkit_ops.invoke.taskroot import TaskRoot
+
+_DEFAULT_ARTIFACTS = Path("functions")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="model name from the registry (built by `fnkit build`)")
+    parser.add_argument(
+        "--event",
+        dest="events",
+        action="append",
+        required=True,
+        metavar="FILE",
+        help="event JSON file (repeatable; all go to one warm process), e.g. events/digits-http-api.json",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, metavar="N", help="send the events N times (default 1)"
+    )
+    parser.add_argument(
+        "--artifacts",
+        type=Path,
+        default=_DEFAULT_ARTIFACTS,
+        metavar="DIR",
+        help="folder holding <model>/model/ (fnkit build --out; default functions/)",
+    )
+    parser.add_argument(
+        "--memory",
+        type=int,
+        metavar="MB",
+        help="function memory size (default: the manifest's function.memory_mb)",
+    )
+    parser.add_argument(
+        "--task-root",
+        type=Path,
+        metavar="DIR",
+        help="where to assemble the task root (default .fnkit-cache/)",
+    )
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="K=V", help="extra environment variable (repeatable)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=30.0, metavar="S", help="per-invocation timeout (30 s)"
+    )
+    parser.add_argument("--no-trim", action="store_true", help="keep what functions/trim.py would remove")
+    output = parser.add_mutually_exclusive_group()
+    output.add_argument("--quiet", action="store_true", help="do not show the function's logs")
+    output.add_argument(
+        "--json", action="store_true", help="print one JSON document (logs included) on stdout"
+    )
+
+
+def _parse_env(pairs: list[str]) -> dict[str, str]:
+    env: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise UsageError(f"--env expects NAME=VALUE, got {pair!r}")
+        env[name] = value
+    return env
+
+
+def _read_events(paths: list[str]) -> list[tuple[str, Any]]:
+    from fnkit_ops.invoke.exceptions import EventFileError
+
+    events: list[tuple[str, Any]] = []
+    for raw in paths:
+        path = Path(raw)
+        try:
+            events.append((raw, json.loads(path.read_text(encoding="utf-8"))))
+        except FileNotFoundError as exc:
+            raise EventFileError(
+                f"event file {raw} does not exist (see events/ for the shipped ones)"
+            ) from exc
+        except (OSError, ValueError) as exc:
+            raise EventFileError(f"event file {raw} is not readable JSON: {exc}") from exc
+    return events
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    if args.repeat < 1:
+        raise UsageError("--repeat must be at least 1")
+    if args.timeout <= 0:
+        raise UsageError("--timeout must be positive")
+    if args.memory is not None and not 128 <= args.memory <= 10_240:
+        raise UsageError(f"--memory {args.memory} is outside Lambda's 128-10240 MB")
+
+
+def run(args: argparse.Namespace) -> int:
+    from fnkit_ops.invoke.function import assemble_function, function_config, locate_built_model
+    from fnkit_ops.invoke.runner import run_invocations
+    from fnkit_ops.invoke.taskroot import cache_dir
+
+    _check_args(args)
+    env = _parse_env(args.env)
+    events = _read_events(args.events) * args.repeat
+    built = locate_built_model(args.model, args.artifacts)
+    dest = args.task_root or cache_dir() / "task-roots" / args.model
+    say = _Printer(quiet=args.quiet or args.json)
+    say.info(f"assembling task root in {dest} ...")
+    root = assemble_function(built, dest, trim=not args.no_trim)
+    say.info(
+        f"task root: {root.total_bytes / 1e6:.1f} MB "
+        f"(dependencies {root.deps_bytes / 1e6:.1f} MB, trimmed {root.trimmed_bytes / 1e6:.1f} MB)"
+    )
+    config = function_config(built, args.memory, env)
+    sink = None if (args.quiet or args.json) else say.log
+    result = run_invocations(
+        root.path, [event for _, event in events], config, timeout_s=args.timeout, sink=sink
+    )
+    failures = [r for r in result.invocations if not r.ok]
+    over = [r for r in result.invocations if r.max_memory_used_mb > r.memory_size_mb]
+    if args.json:
+        print(json.dumps(_json_document(args.model, root, result, [name for name, _ in events]), indent=2))
+    else:
+        _print_results(result, [name for name, _ in events])
+    if failures:
+        say.error(f"{len(failures)} of {len(result.invocations)} invocations returned a function error")
+    if over:
+        say.error(
+            f"max memory used exceeded the memory size of {config.memory_mb} MB; "
+            "Lambda would end the function"
+        )
+    return 1 if failures or over else 0
+
+
+class _Printer:
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def info(self, message: str) -> None:
+        if not self.quiet:
+            print(f"fnkit invoke: {message}", file=sys.stderr, flush=True)
+
+    def log(self, _stream: str, line: str) -> None:
+        print(f"  | {line}", file=sys.stderr, flush=True)
+
+    def error(self, message: str) -> None:
+        print(f"fnkit invoke: error: {message}", file=sys.stderr, flush=True)
+
+
+def _print_results(result: RunResult, names: list[str]) -> None:
+    for name, invocation in zip(names, result.invocations, strict=True):
+        print(f"# {name}{' (cold)' if invocation.cold else ''}")
+        response = invocation.response()
+        print(
+            json.dumps(response, indent=2)
+            if response is not None
+            else invocation.body.decode(errors="replace")
+        )
+        print(invocation.report_line(), flush=True)
+    summary = _summary(result)
+    if summary:
+        print(summary)
+
+
+def _summary(result: RunResult) -> str:
+    warm = [r.duration_ms for r in result.invocations if not r.cold and r.ok]
+    parts = [
+        f"cold start: init {c.init_ms:.1f} ms + first invocation {c.first_invoke_ms:.1f} ms "
+        f"= {c.total_ms:.1f} ms"
+        for c in result.cold_starts
+    ]
+    if warm:
+        parts.append(f"warm: median {statistics.median(warm):.2f} ms over {len(warm)} invocations")
+    return "\n".join(parts)
+
+
+def _json_document(model: str, root: TaskRoot, result: RunResult, names: list[str]) -> dict[str, Any]:
+    return {
+        "model": model,
+        "task_root": {
+            "path": str(root.path),
+            "bytes": root.total_bytes,
+            "dependency_bytes": root.deps_bytes,
+            "trimmed_bytes": root.trimmed_bytes,
+        },
+        "invocations": [
+            {
+                "event": name,
+                "request_id": r.request_id,
+                "ok": r.ok,
+                "error_type": r.error_type,
+                "response": r.response(),
+                "cold": r.cold,
+                "init_ms": r.init_ms,
+                "duration_ms": r.duration_ms,
+                "billed_ms": r.billed_ms,
+                "memory_size_mb": r.memory_size_mb,
+                "max_memory_used_mb": r.max_memory_used_mb,
+                "report": r.report_line(),
+            }
+            for name, r in zip(names, result.invocations, strict=True)
+        ],
+        "cold_starts": [asdict(c) for c in result.cold_starts],
+        "logs": [{"stream": s, "line": line} for s, line in result.log.lines],
+    }

@@ -1,0 +1,92 @@
+"""A built model as a function: find its artifact, assemble its task root, configure it like Lambda."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from fnkit_runtime.constants import (
+    DEFAULT_MODEL_SUBDIR,
+    DEFAULT_NAMESPACE,
+    MANIFEST_FILE,
+    METRICS_NAMESPACE_ENV,
+    SERVICE_NAME_ENV,
+)
+from fnkit_runtime.manifest import Manifest, load_manifest, verify_artifact
+
+from fnkit_ops.invoke.exceptions import ModelNotBuiltError
+from fnkit_ops.invoke.process import FunctionConfig
+from fnkit_ops.invoke.taskroot import (
+    TaskRoot,
+    assemble_task_root,
+    function_copies,
+    functions_source_dir,
+    requirements_file_for,
+)
+
+
+@dataclass(frozen=True)
+class BuiltFunction:
+    """A model that `fnkit build` has written: its folder, manifest and requirements file."""
+
+    model: str
+    model_dir: Path
+    manifest: Manifest
+    requirements: Path
+
+    @property
+    def function_name(self) -> str:
+        return f"fnkit-{self.model}"
+
+
+def _registry_models() -> list[str]:
+    registry = functions_source_dir().parent / "models.toml"
+    try:
+        data = tomllib.loads(registry.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError):
+        return []
+    models = data.get("models")
+    return sorted(models) if isinstance(models, dict) else []
+
+
+def locate_built_model(model: str, artifacts_dir: Path) -> BuiltFunction:
+    """The built model in `artifacts_dir/<model>/model/`, its manifest read and artifact verified."""
+    model_dir = artifacts_dir / model / DEFAULT_MODEL_SUBDIR
+    if not (model_dir / MANIFEST_FILE).is_file():
+        known = _registry_models()
+        if known and model not in known:
+            raise ModelNotBuiltError(f"unknown model {model!r}; the registry has: {', '.join(known)}")
+        raise ModelNotBuiltError(
+            f"model {model!r} is not built in {artifacts_dir} (no {model_dir / MANIFEST_FILE}); "
+            f"run `fnkit build {model}` first"
+        )
+    manifest = load_manifest(model_dir)
+    if manifest.model != model:
+        raise ModelNotBuiltError(f"{model_dir} holds model {manifest.model!r}, not {model!r}")
+    verify_artifact(manifest, model_dir)
+    requirements = requirements_file_for(model, manifest.text is not None)
+    return BuiltFunction(model, model_dir, manifest, requirements)
+
+
+def assemble_function(
+    built: BuiltFunction, dest: Path, *, trim: bool = True, cache: Path | None = None
+) -> TaskRoot:
+    """The function's task root in `dest`, as its Dockerfile builds the image."""
+    return assemble_task_root(
+        dest, built.requirements, function_copies(built.model_dir), trim=trim, cache=cache
+    )
+
+
+def function_config(
+    built: BuiltFunction, memory_mb: int | None = None, env: Mapping[str, str] | None = None
+) -> FunctionConfig:
+    """Lambda's configuration for the function: the manifest's memory size unless overridden."""
+    defaults = {SERVICE_NAME_ENV: built.model, METRICS_NAMESPACE_ENV: DEFAULT_NAMESPACE}
+    return FunctionConfig(
+        function_name=built.function_name,
+        memory_mb=memory_mb or built.manifest.function.memory_mb,
+        model=built.model,
+        env={**defaults, **(env or {})},
+    )

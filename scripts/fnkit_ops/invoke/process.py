@@ -1,0 +1,186 @@
+"""Start a task root in a fresh, isolated Python process under awslambdaric.
+
+Isolation: the base interpreter (not the dev venv's), `-s -S` (no user or system site-packages),
+a clean environment built from scratch, `PYTHONPATH` and the working directory set to the task
+root. So only the standard library and the task root are importable: torch, `fnkit_build` and
+`fnkit_ops` are not. Bytecode writes are off, as /var/task is read-only in Lambda.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from fnkit_runtime.constants import (
+    FUNCTION_NAME_ENV,
+    FUNCTION_VERSION_ENV,
+    MEMORY_SIZE_ENV,
+    MODEL_NAME_ENV,
+    TASK_ROOT_ENV,
+)
+
+from fnkit_ops.invoke.constants import ACCOUNT_ID, DEFAULT_FUNCTION_VERSION, DEFAULT_REGION, HANDLER
+
+OutputSink = Callable[[str, str], None]
+"""Called with (stream name "stdout" | "stderr", line without newline) for each line of the child."""
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """How Lambda would configure the function: name, memory, region, handler, extra env."""
+
+    function_name: str
+    memory_mb: int
+    model: str | None = None
+    """Sets FNKIT_MODEL_NAME when given."""
+    handler: str = HANDLER
+    region: str = DEFAULT_REGION
+    version: str = DEFAULT_FUNCTION_VERSION
+    env: Mapping[str, str] = field(default_factory=dict)
+    """Extra variables (the template's Environment); they win over the defaults."""
+    python: Path | None = None
+    """Interpreter for the function; default: the base interpreter of the running Python."""
+
+    def __post_init__(self) -> None:
+        if not 128 <= self.memory_mb <= 10_240:
+            raise ValueError(f"memory size {self.memory_mb} MB is outside Lambda's 128-10240 MB")
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{ACCOUNT_ID}:function:{self.function_name}"
+
+
+def base_python() -> Path:
+    """The interpreter the dev venv was made from: the same version, without the venv's packages."""
+    return Path(getattr(sys, "_base_executable", None) or sys.executable)
+
+
+def lambda_environment(task_root: Path, api_address: str, config: FunctionConfig) -> dict[str, str]:
+    """The variables Lambda sets for a function, plus fnkit's and the caller's."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    stream = f"{time.strftime('%Y/%m/%d')}/[{config.version}]{os.urandom(16).hex()}"
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "LANG": "C.UTF-8",
+        "TZ": ":UTC",
+        "PYTHONPATH": str(task_root),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        TASK_ROOT_ENV: str(task_root),
+        "AWS_LAMBDA_RUNTIME_API": api_address,
+        FUNCTION_NAME_ENV: config.function_name,
+        MEMORY_SIZE_ENV: str(config.memory_mb),
+        FUNCTION_VERSION_ENV: config.version,
+        "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.function_name}",
+        "AWS_LAMBDA_LOG_STREAM_NAME": stream,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_EXECUTION_ENV": f"AWS_Lambda_python{version}",
+        "AWS_REGION": config.region,
+        "AWS_DEFAULT_REGION": config.region,
+    }
+    if config.model:
+        env[MODEL_NAME_ENV] = config.model
+    env.update(config.env)
+    return env
+
+
+@dataclass
+class OutputLog:
+    """Lines the child printed, in arrival order: (stream, line)."""
+
+    lines: list[tuple[str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def add(self, stream: str, line: str) -> None:
+        with self.lock:
+            self.lines.append((stream, line))
+
+    def text(self, stream: str | None = None) -> str:
+        with self.lock:
+            return "\n".join(line for name, line in self.lines if stream is None or name == stream)
+
+    def __len__(self) -> int:
+        with self.lock:
+            return len(self.lines)
+
+
+class FunctionProcess:
+    """One execution environment: the child process, its output readers and its memory probe."""
+
+    def __init__(
+        self,
+        task_root: Path,
+        api_address: str,
+        config: FunctionConfig,
+        log: OutputLog,
+        sink: OutputSink | None = None,
+    ) -> None:
+        self.task_root = task_root
+        self.config = config
+        self.log = log
+        self.sink = sink
+        python = config.python or base_python()
+        self.started_at = time.perf_counter()
+        self.popen = subprocess.Popen(
+            [str(python), "-s", "-S", "-m", "awslambdaric", config.handler],
+            cwd=task_root,
+            env=lambda_environment(task_root, api_address, config),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self._readers = [
+            threading.Thread(target=self._pump, args=(name, pipe), daemon=True)
+            for name, pipe in (("stdout", self.popen.stdout), ("stderr", self.popen.stderr))
+            if pipe is not None
+        ]
+        for reader in self._readers:
+            reader.start()
+        self._peak_kib = 0
+
+    def _pump(self, name: str, pipe: IO[bytes]) -> None:
+        for raw in iter(pipe.readline, b""):
+            line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            self.log.add(name, line)
+            if self.sink is not None:
+                self.sink(name, line)
+        pipe.close()
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def peak_memory_mib(self) -> float:
+        """Peak resident set size so far (VmHWM), in MiB; kept after the process is gone."""
+        try:
+            with open(f"/proc/{self.pid}/status", encoding="ascii") as status:
+                for line in status:
+                    if line.startswith("VmHWM:"):
+                        self._peak_kib = max(self._peak_kib, int(line.split()[1]))
+                        break
+        except (OSError, ValueError):
+            pass
+        return self._peak_kib / 1024.0
+
+    def stop(self, grace_s: float = 5.0) -> int:
+        """End the process (SIGTERM, then SIGKILL) and drain its output; returns its exit code."""
+        self.peak_memory_mib()
+        if self.alive():
+            self.popen.terminate()
+            try:
+                self.popen.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(grace_s)
+        for reader in self._readers:
+            reader.join(timeout=grace_s)
+        return self.popen.returncode
