@@ -43,3 +43,30 @@ DEFAULT_NAMESPACE = "fnkit"
 MB_PER_VCPU = 1769
 """Lambda gives one vCPU per 1,769 MB of memory (AWS docs), up to MAX_VCPUS."""
 MAX_VCPUS = 6
+
+# --- routes (powertools event handler syntax; README documents them) ---------------------------
+PREDICT_PATHS = ("/predict", "/<model>/predict")
+"""POST: run the model. `<model>` must be the served model's name (else 404)."""
+HEALTH_PATHS = ("/health", "/<model>/health")
+"""GET: the public part of the manifest plus the function version."""
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+
+# --- metrics (EMF through powertools Metrics) --------------------------------------------------
+METRIC_MODEL_LOAD_TIME = "ModelLoadTime"
+METRIC_MODEL_LOAD_ERRORS = "ModelLoadErrors"
+METRIC_INFERENCE_TIME = "InferenceTime"
+METRIC_BATCH_SIZE = "BatchSize"
+METRIC_WARMUPS = "WarmUps"
+METRIC_CLIENT_ERRORS = "ClientErrors"
+METRIC_SERVER_ERRORS = "ServerErrors"
+METRIC_ERRORS = "Errors"
+"""Per error class, in its own EMF document (dimension `error_class`), so the class never splits the
+main document's metrics."""
+DIMENSION_MODEL = "model"
+DIMENSION_FUNCTION_VERSION = "function_version"
+DIMENSION_ERROR_CLASS = "error_class"
+DEFAULT_FUNCTION_VERSION = "$LATEST"
+
+# --- profiling ---------------------------------------------------------------------------------
+PROFILE_TOP_OPERATORS = 10
+"""How many of the slowest operators a profiled invocation logs."""

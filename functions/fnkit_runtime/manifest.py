@@ -74,6 +74,8 @@ class TextSpec:
     max_length: int
     graph_inputs: list[str]
     """Graph input names fed from the tokenizer, e.g. input_ids, attention_mask, token_type_ids."""
+    tokenizer_sha256: str = ""
+    """sha256 of the tokenizer file; when set, the function verifies it before loading (as the artifact)."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,107 @@
+"""The function's configuration, read once from the environment into a validated dataclass."""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from fnkit_runtime import constants as c
+from fnkit_runtime.exceptions import ConfigError
+from fnkit_runtime.manifest import Limits
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
+def threads_for_memory(memory_mb: int | None) -> int:
+    """Intra-op threads for a function of `memory_mb`: its vCPU share rounded, clamped to [1, 6].
+
+    Lambda gives one vCPU per 1,769 MB, up to 6 vCPUs; `os.cpu_count()` shows 2 cores even at 128 MB,
+    so it is never used. 1,024 MB -> 1, 2,048 -> 1, 3,008 -> 2, 10,240 -> 6. Unknown memory -> 1.
+    """
+    if memory_mb is None:
+        return 1
+    share = math.floor(memory_mb / c.MB_PER_VCPU + 0.5)
+    return max(1, min(c.MAX_VCPUS, share))
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    value = env.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be true or false")
+
+
+def load_at_init_requested(env: Mapping[str, str] | None = None) -> bool:
+    """FNKIT_LOAD_AT_INIT alone, read without requiring the rest of the configuration."""
+    return _flag(os.environ if env is None else env, c.LOAD_AT_INIT_ENV)
+
+
+def _positive_int(env: Mapping[str, str], name: str) -> int | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a positive integer") from None
+    if value <= 0:
+        raise ConfigError(f"{name} must be a positive integer")
+    return value
+
+
+def _default_model_dir(env: Mapping[str, str]) -> Path:
+    task_root = env.get(c.TASK_ROOT_ENV)
+    root = Path(task_root) if task_root else Path(__file__).resolve().parents[1]
+    return root / c.DEFAULT_MODEL_SUBDIR
+
+
+@dataclass(frozen=True)
+class RuntimeConfig:
+    """What the function serves and how; limit overrides apply on top of the manifest's limits."""
+
+    model_name: str
+    model_dir: Path
+    intra_op_threads: int
+    inter_op_threads: int = 1
+    load_at_init: bool = False
+    profile: bool = False
+    max_batch: int | None = None
+    max_body_bytes: int | None = None
+    max_text_chars: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.model_name:
+            raise ConfigError(f"{c.MODEL_NAME_ENV} is not set")
+        if self.intra_op_threads < 1 or self.inter_op_threads < 1:
+            raise ConfigError("thread counts must be at least 1")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> RuntimeConfig:
+        env = os.environ if env is None else env
+        model_dir = env.get(c.MODEL_DIR_ENV, "").strip()
+        threads = _positive_int(env, c.INTRA_OP_THREADS_ENV)
+        return cls(
+            model_name=env.get(c.MODEL_NAME_ENV, "").strip(),
+            model_dir=Path(model_dir) if model_dir else _default_model_dir(env),
+            intra_op_threads=threads or threads_for_memory(_positive_int(env, c.MEMORY_SIZE_ENV)),
+            load_at_init=_flag(env, c.LOAD_AT_INIT_ENV),
+            profile=_flag(env, c.PROFILE_ENV),
+            max_batch=_positive_int(env, c.MAX_BATCH_ENV),
+            max_body_bytes=_positive_int(env, c.MAX_BODY_BYTES_ENV),
+            max_text_chars=_positive_int(env, c.MAX_TEXT_CHARS_ENV),
+        )
+
+    def limits(self, manifest_limits: Limits) -> Limits:
+        """The manifest's limits with this configuration's overrides applied."""
+        return replace(
+            manifest_limits,
+            max_batch=self.max_batch or manifest_limits.max_batch,
+            max_body_bytes=self.max_body_bytes or manifest_limits.max_body_bytes,
+            max_text_chars=self.max_text_chars or manifest_limits.max_text_chars,
+        )

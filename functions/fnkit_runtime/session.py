@@ -1,0 +1,178 @@
+"""The served model: manifest, verified artifact and onnxruntime session, created once and reused.
+
+Nothing loads at import unless FNKIT_LOAD_AT_INIT is set (see `app`). The first request that needs
+the model verifies the artifact's size and sha256 against the manifest, then creates the session;
+any mismatch, missing or corrupt file becomes a `ModelLoadError`, never an answer from a wrong model.
+A failed load is not cached: the next request tries again (and fails the same way, with its metric).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
+
+from fnkit_runtime import observability
+from fnkit_runtime.config import RuntimeConfig
+from fnkit_runtime.exceptions import ManifestError, ModelInputRejectedError, ModelLoadError
+from fnkit_runtime.manifest import Limits, Manifest, load_manifest, verify_artifact
+from fnkit_runtime.text import TextEncoder
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    manifest: Manifest
+    limits: Limits
+    model_path: Path
+    session: ort.InferenceSession
+    encoder: TextEncoder | None
+    config: RuntimeConfig
+    load_ms: float
+
+    @property
+    def output_names(self) -> list[str]:
+        return [spec.name for spec in self.manifest.signature.outputs]
+
+    def session_options(self) -> ort.SessionOptions:
+        return session_options(self.config, self.manifest)
+
+    def run(self, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        with input_rejections():
+            results = self.session.run(self.output_names, feeds)
+        return dict(zip(self.output_names, results, strict=True))
+
+
+@contextmanager
+def input_rejections() -> Iterator[None]:
+    """onnxruntime's INVALID_ARGUMENT at run time is the input's fault (400), logged in full upstream."""
+    try:
+        yield
+    except InvalidArgument as exc:
+        raise ModelInputRejectedError(
+            "the model rejected the input values (for example an index out of range)"
+        ) from exc
+
+
+def session_options(config: RuntimeConfig, manifest: Manifest) -> ort.SessionOptions:
+    """Explicit thread counts (never os.cpu_count()); no graph passes on an offline-optimized file."""
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = config.intra_op_threads
+    options.inter_op_num_threads = config.inter_op_threads
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.graph_optimization_level = (
+        ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+        if manifest.artifact.optimized
+        else ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    )
+    options.log_severity_level = 3
+    return options
+
+
+def read_manifest(config: RuntimeConfig) -> Manifest:
+    """The manifest in the model dir, checked to describe the model this function serves."""
+    try:
+        manifest = load_manifest(config.model_dir)
+    except ManifestError as exc:
+        raise ModelLoadError(f"manifest: {exc}") from exc
+    if manifest.model != config.model_name:
+        raise ModelLoadError(
+            f"manifest is for model {manifest.model!r}, function serves {config.model_name!r}"
+        )
+    return manifest
+
+
+def _check_io(session: ort.InferenceSession, manifest: Manifest) -> None:
+    graph_inputs = {node.name for node in session.get_inputs()}
+    graph_outputs = {node.name for node in session.get_outputs()}
+    declared_inputs = {spec.name for spec in manifest.signature.inputs}
+    missing_outputs = {spec.name for spec in manifest.signature.outputs} - graph_outputs
+    if graph_inputs != declared_inputs or missing_outputs:
+        raise ModelLoadError(
+            f"graph inputs {sorted(graph_inputs)} / outputs {sorted(graph_outputs)} do not match the "
+            f"manifest's signature"
+        )
+
+
+def load_model(config: RuntimeConfig) -> LoadedModel:
+    """Verify and load the model named by `config`; every failure is a ModelLoadError."""
+    start = time.perf_counter()
+    manifest = read_manifest(config)
+    try:
+        model_path = verify_artifact(manifest, config.model_dir)
+    except ManifestError as exc:
+        raise ModelLoadError(f"artifact: {exc}") from exc
+    encoder = (
+        TextEncoder(config.model_dir, manifest.text, manifest.signature.inputs) if manifest.text else None
+    )
+    try:
+        session = ort.InferenceSession(
+            str(model_path),
+            sess_options=session_options(config, manifest),
+            providers=["CPUExecutionProvider"],
+        )
+    except Exception as exc:
+        raise ModelLoadError(f"onnxruntime could not load {manifest.artifact.file}: {exc}") from exc
+    _check_io(session, manifest)
+    return LoadedModel(
+        manifest=manifest,
+        limits=config.limits(manifest.limits),
+        model_path=model_path,
+        session=session,
+        encoder=encoder,
+        config=config,
+        load_ms=(time.perf_counter() - start) * 1000.0,
+    )
+
+
+class ModelHolder:
+    """Process-wide lazy state: the configuration, the manifest (for health) and the loaded model."""
+
+    def __init__(self) -> None:
+        self._config: RuntimeConfig | None = None
+        self._manifest: Manifest | None = None
+        self._model: LoadedModel | None = None
+
+    @property
+    def config(self) -> RuntimeConfig:
+        if self._config is None:
+            self._config = RuntimeConfig.from_env()
+        return self._config
+
+    @property
+    def loaded(self) -> bool:
+        return self._model is not None
+
+    def manifest(self) -> Manifest:
+        """The manifest alone, without creating the session (health route)."""
+        if self._model is not None:
+            return self._model.manifest
+        if self._manifest is None:
+            self._manifest = read_manifest(self.config)
+        return self._manifest
+
+    def model(self) -> LoadedModel:
+        """The loaded model; the first call loads it and records ModelLoadTime.
+
+        A load at init (FNKIT_LOAD_AT_INIT) records the metric too: powertools keeps it in memory
+        until the first invocation flushes, with that invocation's dimensions.
+        """
+        if self._model is None:
+            self._model = load_model(self.config)
+            self._manifest = self._model.manifest
+            observability.record_model_load(self._model.load_ms)
+        return self._model
+
+    def reset(self) -> None:
+        """Forget everything (tests; a new configuration is read on next use)."""
+        self._config = None
+        self._manifest = None
+        self._model = None
+
+
+holder = ModelHolder()

@@ -1,0 +1,102 @@
+"""Request validation against the manifest's signature and limits; every failure is a typed error."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from fnkit_runtime.exceptions import (
+    BatchSizeError,
+    BodyFormatError,
+    BodyTooLargeError,
+    InputShapeError,
+    InputValueError,
+    ModelOutputError,
+)
+from fnkit_runtime.manifest import Limits, TensorSpec
+
+BODY_KEYS = frozenset({"inputs"})
+
+
+def check_body_size(size: int, limits: Limits) -> None:
+    """Reject a body larger than the limit; called before any JSON parsing."""
+    if size > limits.max_body_bytes:
+        raise BodyTooLargeError(f"the body is {size} bytes; the limit is {limits.max_body_bytes}")
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """The JSON body as an object holding exactly `inputs`."""
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise BodyFormatError("the body is not valid UTF-8 JSON") from None
+    return check_body(body)
+
+
+def check_body(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise BodyFormatError('the body must be a JSON object {"inputs": ...}')
+    if "inputs" not in body:
+        raise BodyFormatError('the body has no "inputs"')
+    if set(body) - BODY_KEYS:
+        raise BodyFormatError(f"the body may only hold {sorted(BODY_KEYS)}; it has {len(body)} keys")
+    return body
+
+
+def _check_shape(array: np.ndarray, spec: TensorSpec, named: dict[str, int]) -> None:
+    if array.ndim != spec.rank:
+        raise InputShapeError(f"input {spec.name!r} has rank {array.ndim}; expected {spec.rank} {spec.shape}")
+    for axis, (size, dim) in enumerate(zip(array.shape, spec.shape, strict=True)):
+        if isinstance(dim, int):
+            if size != dim:
+                raise InputShapeError(
+                    f"input {spec.name!r} has size {size} on axis {axis}; expected {dim} {spec.shape}"
+                )
+            continue
+        if size < 1:
+            raise InputShapeError(f"input {spec.name!r} has an empty axis {axis} ({dim})")
+        seen = named.setdefault(dim, size)
+        if seen != size:
+            raise InputShapeError(f"axis {dim!r} has size {size} in input {spec.name!r} but {seen} elsewhere")
+
+
+def batch_size(arrays: Mapping[str, np.ndarray], specs: list[TensorSpec]) -> int:
+    """The batch: the size of axis 0 (the signature's first axis is the batch)."""
+    first = arrays[specs[0].name]
+    return int(first.shape[0]) if first.ndim else 1
+
+
+def check_batch(size: int, limits: Limits) -> None:
+    if size < 1:
+        raise BatchSizeError("the batch is empty")
+    if size > limits.max_batch:
+        raise BatchSizeError(f"the batch has {size} items; the limit is {limits.max_batch}")
+
+
+def validate_tensors(arrays: Mapping[str, np.ndarray], specs: list[TensorSpec], limits: Limits) -> int:
+    """Check rank, fixed and named dims, batch limit and NaN/inf policy; return the batch size."""
+    named: dict[str, int] = {}
+    for spec in specs:
+        _check_shape(arrays[spec.name], spec, named)
+    size = batch_size(arrays, specs)
+    check_batch(size, limits)
+    if not limits.allow_non_finite:
+        for spec in specs:
+            array = arrays[spec.name]
+            if array.dtype.kind == "f" and not np.isfinite(array).all():
+                raise InputValueError(f"input {spec.name!r} holds NaN or infinite values (or overflows)")
+    return size
+
+
+def check_outputs(outputs: Mapping[str, np.ndarray], specs: list[TensorSpec], batch: int) -> None:
+    """Never return a wrong-shaped or non-JSON answer: outputs must be finite and batch-first."""
+    for spec in specs:
+        array = outputs[spec.name]
+        batch_first = spec.rank > 0 and isinstance(spec.shape[0], str)
+        if array.ndim != spec.rank or (batch_first and array.shape[0] != batch):
+            raise ModelOutputError(f"output {spec.name} has shape {array.shape}; expected {spec.shape}")
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            raise ModelOutputError(f"output {spec.name} holds NaN or infinite values")

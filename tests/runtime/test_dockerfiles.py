@@ -1,0 +1,153 @@
+"""Each registry model's Dockerfile, checked against the tree (no Docker engine runs here)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import re
+import shlex
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from fnkit_runtime import constants
+
+BASE_IMAGE = re.compile(r"^public\.ecr\.aws/lambda/python:3\.1[23](@sha256:[0-9a-f]{64})?$")
+RUNTIME_SET = {"onnxruntime", "numpy", "aws-lambda-powertools", "tokenizers"}
+TASK_ROOT = "${LAMBDA_TASK_ROOT}"
+
+
+@dataclass
+class Dockerfile:
+    base: list[str] = field(default_factory=list)
+    copies: list[tuple[list[str], str]] = field(default_factory=list)
+    runs: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    cmd: list[str] = field(default_factory=list)
+
+
+def parse_dockerfile(path: Path) -> Dockerfile:
+    """FROM, COPY, RUN, ENV and CMD instructions (line continuations joined, comments dropped)."""
+    text = re.sub(r"\\\n", " ", path.read_text())
+    parsed = Dockerfile()
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        instruction, _, rest = stripped.partition(" ")
+        instruction = instruction.upper()
+        if instruction == "FROM":
+            parsed.base.append(rest.split()[0])
+        elif instruction == "COPY":
+            words = [w for w in shlex.split(rest) if not w.startswith("--")]
+            parsed.copies.append((words[:-1], words[-1]))
+        elif instruction == "RUN":
+            parsed.runs.append(rest)
+        elif instruction == "ENV":
+            key, _, value = rest.partition("=")
+            parsed.env[key.strip()] = value.strip()
+        elif instruction == "CMD":
+            parsed.cmd = json.loads(rest)
+    return parsed
+
+
+def _requirements(path: Path) -> dict[str, str]:
+    """name -> pinned version, following `-r` includes."""
+    pins: dict[str, str] = {}
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.startswith("-r "):
+            pins.update(_requirements(path.parent / line[3:].strip()))
+            continue
+        name, sep, version = line.partition("==")
+        assert sep, f"{path.name}: {line!r} is not pinned with =="
+        pins[name.strip().lower()] = version.strip()
+    return pins
+
+
+def _registry(repo_root: Path) -> dict[str, dict]:
+    with (repo_root / "models.toml").open("rb") as handle:
+        return tomllib.load(handle)["models"]
+
+
+def _models(repo_root: Path) -> list[str]:
+    return sorted(_registry(repo_root))
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+FUNCTIONS = REPO_ROOT / "functions"
+MODELS = _models(REPO_ROOT)
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_dockerfile_matches_the_tree(model):
+    # GIVEN the model's Dockerfile
+    path = FUNCTIONS / model / "Dockerfile"
+    assert path.is_file(), f"no Dockerfile for registry model {model}"
+    docker = parse_dockerfile(path)
+
+    # THEN it is one stage on the Lambda Python 3.12/3.13 base image
+    assert len(docker.base) == 1 and BASE_IMAGE.match(docker.base[0]), docker.base
+    # AND every COPY source exists in the build context, except the build output <model>/model/
+    destinations = {}
+    for sources, destination in docker.copies:
+        for source in sources:
+            destinations[source] = destination
+            if source.rstrip("/") == f"{model}/{constants.DEFAULT_MODEL_SUBDIR}":
+                continue
+            assert (FUNCTIONS / source).exists(), f"COPY source {source} is not in functions/"
+    # AND the handler and the artifact land where the runtime looks for them
+    assert destinations["fnkit_runtime/"] == f"{TASK_ROOT}/fnkit_runtime/"
+    assert destinations[f"{model}/model/"] == f"{TASK_ROOT}/{constants.DEFAULT_MODEL_SUBDIR}/"
+    assert docker.env == {constants.MODEL_NAME_ENV: model}
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_cmd_names_a_real_handler(model):
+    docker = parse_dockerfile(FUNCTIONS / model / "Dockerfile")
+    (target,) = docker.cmd
+    module_name, _, attribute = target.rpartition(".")
+    module = importlib.import_module(module_name)
+    assert callable(getattr(module, attribute))
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_image_installs_only_the_pinned_runtime_set(model):
+    # GIVEN the pip install in the Dockerfile
+    docker = parse_dockerfile(FUNCTIONS / model / "Dockerfile")
+    installs = [r for r in docker.runs if "pip install" in r]
+    assert len(installs) == 1
+    words = shlex.split(installs[0].split("&&")[0])
+    assert "--no-cache-dir" in words and words[words.index("--target") + 1] == TASK_ROOT
+    requirement = Path(words[words.index("-r") + 1]).name
+
+    # THEN its requirements are the runtime set, pinned as pyproject pins them
+    pins = _requirements(FUNCTIONS / requirement)
+    assert set(pins) <= RUNTIME_SET, set(pins) - RUNTIME_SET
+    assert {"onnxruntime", "numpy", "aws-lambda-powertools"} <= set(pins)
+    is_text = "text" in _registry(REPO_ROOT)[model]
+    assert ("tokenizers" in pins) == is_text
+    with (REPO_ROOT / "pyproject.toml").open("rb") as handle:
+        declared = dict(d.split("==") for d in tomllib.load(handle)["project"]["dependencies"])
+    assert all(declared[name] == version for name, version in pins.items())
+
+
+def test_dockerignore_keeps_caches_out_of_the_context():
+    ignored = (FUNCTIONS / ".dockerignore").read_text().split()
+    assert "**/__pycache__" in ignored
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", MODELS)
+def test_build_writes_the_folder_the_dockerfile_copies(built_models, model):
+    # GIVEN the shipped models built by `fnkit build` / THEN <out>/<model>/model/ holds what the image needs
+    from fnkit_runtime.manifest import load_manifest, verify_artifact
+
+    model_dir = built_models / model / constants.DEFAULT_MODEL_SUBDIR
+    manifest = load_manifest(model_dir)
+    verify_artifact(manifest, model_dir)
+    if manifest.text is not None:
+        assert (model_dir / manifest.text.tokenizer_file).is_file()

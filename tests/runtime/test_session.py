@@ -1,0 +1,224 @@
+"""Model loading: verification before use, clear failures with a metric, init-time load, profiling."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from fnkit_ops.events import load_event
+from fnkit_runtime.manifest import Manifest, sha256_file, write_atomic
+
+FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
+
+
+def _rewrite_manifest(model_dir: Path, **artifact: Any) -> None:
+    data = json.loads((model_dir / "manifest.json").read_text())
+    data["artifact"].update(artifact)
+    write_atomic(model_dir / "manifest.json", Manifest.from_dict(data).to_json().encode())
+
+
+def _flip_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+
+
+def _assert_load_failure(harness: Any, response: dict[str, Any]) -> None:
+    assert response["statusCode"] == 500
+    body = harness.body(response)
+    assert body == {
+        "error": "ModelLoadError",
+        "message": "the model could not be loaded; the function's logs hold the cause",
+        "request_id": harness.context.aws_request_id,
+    }
+    assert "outputs" not in response["body"]
+    documents = harness.emf()
+    assert any(d.get("ModelLoadErrors") == [1.0] and d.get("function_version") == "7" for d in documents)
+    assert any(d.get("error_class") == "ModelLoadError" for d in documents)
+
+
+def test_sha256_mismatch_is_a_load_error_with_a_metric_never_an_answer(harness, serve, model_copy):
+    # GIVEN an artifact altered after the build (same size, different bytes)
+    model_dir = model_copy("digits")
+    _flip_byte(model_dir / "model.onnx")
+    serve("digits", model_dir=model_dir)
+
+    # WHEN a prediction is requested, twice
+    first = harness.invoke(load_event("digits-http-api"))
+    second = harness.invoke(load_event("digits-http-api"))
+
+    # THEN both are 500 ModelLoadError with the metric; no outputs; the cause is logged
+    _assert_load_failure(harness, first)
+    assert second["statusCode"] == 500
+    records = [r for r in harness.logs() if r.get("error") == "ModelLoadError"]
+    assert records and "sha256" in records[0]["reason"]
+
+
+def test_missing_artifact_is_a_load_error(harness, serve, model_copy):
+    # GIVEN the artifact file is gone
+    model_dir = model_copy("digits")
+    (model_dir / "model.onnx").unlink()
+    serve("digits", model_dir=model_dir)
+
+    # WHEN a prediction is requested
+    response = harness.invoke(load_event("digits-rest-api"))
+
+    # THEN the load fails clearly
+    _assert_load_failure(harness, response)
+
+
+def test_corrupt_artifact_whose_manifest_matches_is_a_load_error(harness, serve, model_copy):
+    # GIVEN garbage bytes that the manifest (rewritten) vouches for
+    model_dir = model_copy("digits")
+    artifact = model_dir / "model.onnx"
+    artifact.write_bytes(b"this is not an onnx model" * 10)
+    _rewrite_manifest(model_dir, sha256=sha256_file(artifact), bytes=artifact.stat().st_size)
+    serve("digits", model_dir=model_dir)
+
+    # WHEN a prediction is requested
+    response = harness.invoke(load_event("digits-function-url"))
+
+    # THEN onnxruntime's refusal is a ModelLoadError, not a crash
+    _assert_load_failure(harness, response)
+
+
+def test_manifest_for_another_model_is_a_load_error(harness, serve, tiny_models, monkeypatch):
+    # GIVEN the digits function pointed at the text model's folder
+    serve("digits", model_dir=tiny_models["minilm"].model_dir)
+
+    # WHEN a prediction is requested
+    response = harness.invoke(load_event("digits-http-api"))
+
+    # THEN it refuses to serve the wrong model
+    _assert_load_failure(harness, response)
+
+
+def test_tokenizer_mismatch_is_a_load_error(harness, serve, model_copy):
+    # GIVEN a tokenizer file changed after the build
+    model_dir = model_copy("minilm")
+    tokenizer = model_dir / "tokenizer.json"
+    tokenizer.write_text(tokenizer.read_text().replace('"[UNK]"', '"[UNKNOWN]"', 1))
+    serve("minilm", model_dir=model_dir)
+
+    # WHEN a prediction is requested
+    response = harness.invoke(load_event("minilm-http-api"))
+
+    # THEN it is a ModelLoadError
+    _assert_load_failure(harness, response)
+
+
+def test_missing_manifest_fails_health_with_a_load_error(harness, serve, model_copy):
+    # GIVEN no manifest in the model dir
+    model_dir = model_copy("digits")
+    (model_dir / "manifest.json").unlink()
+    serve("digits", model_dir=model_dir)
+
+    # WHEN the health event arrives
+    response = harness.invoke(load_event("digits-health"))
+
+    # THEN it is 500 ModelLoadError
+    _assert_load_failure(harness, response)
+
+
+def test_warmup_with_a_broken_artifact_reports_the_error(harness, serve, model_copy):
+    # GIVEN a broken artifact
+    model_dir = model_copy("digits")
+    _flip_byte(model_dir / "model.onnx")
+    serve("digits", model_dir=model_dir)
+
+    # WHEN the scheduled warm-up arrives
+    answer = harness.invoke(load_event("digits-warmup"))
+
+    # THEN the warm-up answers the error (status 500) and counts it
+    assert answer["error"] == "ModelLoadError" and answer["status"] == 500
+    assert "ModelLoadErrors" in harness.metric_names()
+
+
+def _import_app(env: dict[str, str], invoke: bool = False) -> subprocess.CompletedProcess[str]:
+    code = (
+        "import json, sys, types\n"
+        "import fnkit_runtime.app\n"
+        "from fnkit_runtime.session import holder\n"
+        "print(json.dumps({'loaded': holder.loaded}))\n"
+    )
+    if invoke:
+        code += (
+            "context = types.SimpleNamespace(function_name='f', function_version='3',\n"
+            "    memory_limit_in_mb=1024, invoked_function_arn='arn:aws:lambda:us-east-1:1:function:f',\n"
+            "    aws_request_id='r-1')\n"
+            "fnkit_runtime.app.handler({'warmup': True}, context)\n"
+        )
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_load_at_init_creates_the_session_at_import(tiny_models):
+    # GIVEN FNKIT_LOAD_AT_INIT=true and a good model
+    env = {
+        "FNKIT_MODEL_NAME": "digits",
+        "FNKIT_MODEL_DIR": str(tiny_models["digits"].model_dir),
+        "FNKIT_LOAD_AT_INIT": "true",
+    }
+
+    # WHEN a fresh process imports the handler module, then handles a warm-up
+    result = _import_app(env, invoke=True)
+
+    # THEN the session exists before any invocation, and the first flush reports the init-time load
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert json.loads(lines[0]) == {"loaded": True}
+    documents = [json.loads(line) for line in lines if line.startswith('{"_aws"')]
+    main = next(d for d in documents if "WarmUps" in d)
+    assert main["ModelLoadTime"][0] > 0 and main["function_version"] == "3"
+
+
+def test_load_at_init_failure_is_an_init_error_with_a_metric(tiny_models, tmp_path):
+    # GIVEN FNKIT_LOAD_AT_INIT=true and a corrupted artifact
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for item in tiny_models["digits"].model_dir.iterdir():
+        (model_dir / item.name).write_bytes(item.read_bytes())
+    _flip_byte(model_dir / "model.onnx")
+    env = {"FNKIT_MODEL_NAME": "digits", "FNKIT_MODEL_DIR": str(model_dir), "FNKIT_LOAD_AT_INIT": "1"}
+
+    # WHEN a fresh process imports the handler module
+    result = _import_app(env)
+
+    # THEN the import fails (Lambda reports an init error) after printing the ModelLoadErrors metric
+    assert result.returncode != 0
+    assert "ModelLoadError" in result.stderr
+    documents = [json.loads(line) for line in result.stdout.splitlines() if line.startswith('{"_aws"')]
+    assert [d["ModelLoadErrors"] for d in documents] == [[1.0]]
+    assert documents[0]["error_class"] == "ModelLoadError"
+
+
+def test_profiling_logs_the_slowest_operators_and_ends_the_profile(harness, serve):
+    # GIVEN FNKIT_PROFILE=true
+    model = serve("digits", FNKIT_PROFILE="true")
+    before = set(Path(tempfile.gettempdir()).glob("fnkit-profile-*"))
+
+    # WHEN a prediction runs
+    body = harness.invoke(load_event("digits-direct"))
+
+    # THEN the answer is unchanged, the slowest operators are logged and no trace file is left behind
+    np.testing.assert_allclose(
+        body["outputs"]["logits"], model.expected(load_event("digits-direct")["inputs"])
+    )
+    records = [r for r in harness.logs() if r.get("message") == "onnxruntime profile"]
+    assert records, harness.stdout()
+    operators = records[0]["slowest_operators"]
+    assert {op["op_type"] for op in operators} <= {"Flatten", "MatMul", "Add", "Gemm", "Reshape"}
+    assert operators and all(op["calls"] >= 1 and op["total_us"] >= 0 for op in operators)
+    assert set(Path(tempfile.gettempdir()).glob("fnkit-profile-*")) == before
