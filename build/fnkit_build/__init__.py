@@ -1,0 +1,11 @@
+"""fnkit's build step: from a PyTorch model to a small, gated ONNX artifact plus its manifest.
+
+Torch is used here and nowhere else. Modules, one concern each: `registry` (models.toml), `factory`
+(call a model's factory), `export`, `parity`, `quantize`, `gate`, `optimize`, `golden`, `package`,
+`pipeline` (orchestration and progress), `cli` (`fnkit build`). Factories return
+`fnkit_build.types.ModelBundle`; the shipped ones live in `examples/`.
+"""
+
+from fnkit_build.exceptions import BuildError, RegistryError
+
+__all__ = ["BuildError", "RegistryError"]

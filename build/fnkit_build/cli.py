@@ -1,0 +1,53 @@
+"""`fnkit build`: arguments and entry point. Cheap to import: torch and onnxruntime load in `run`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_REGISTRY = REPO_ROOT / "models.toml"
+DEFAULT_OUT = REPO_ROOT / "functions"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "For each model in the registry: export to ONNX (dynamic axes asserted), check parity with "
+        "torch, quantize the candidates, gate each on the model's metric and latency, optimize the "
+        "chosen one offline and write it with manifest.json to OUT/<model>/model/. Every gate is fatal."
+    )
+    parser.add_argument(
+        "models", nargs="*", metavar="MODEL", help="models to build (default: all in the registry)"
+    )
+    parser.add_argument(
+        "--registry", type=Path, default=DEFAULT_REGISTRY, help=f"registry file (default: {DEFAULT_REGISTRY})"
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=DEFAULT_OUT,
+        help=f"output root; writes OUT/<model>/model/ (default: {DEFAULT_OUT})",
+    )
+    parser.add_argument(
+        "--skip-quantize", action="store_true", help="gate and ship fp32 only (no quantization candidates)"
+    )
+    parser.add_argument(
+        "--no-optimize",
+        action="store_true",
+        help="ship the gated file as is, without offline graph optimization",
+    )
+    parser.add_argument("--list", action="store_true", help="list the registry's models and exit")
+
+
+def run(args: argparse.Namespace) -> int:
+    from fnkit_build.pipeline import BuildOptions, build_models
+    from fnkit_build.registry import load_registry
+
+    registry = load_registry(args.registry)
+    if args.list:
+        for spec in registry.select(args.models):
+            print(f"{spec.name}\t{spec.task}\t{spec.factory}\t{', '.join(spec.quantization) or 'fp32 only'}")
+        return 0
+    options = BuildOptions(out=args.out, quantize=not args.skip_quantize, optimize=not args.no_optimize)
+    build_models(registry, args.models, options)
+    return 0

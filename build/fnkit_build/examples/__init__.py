@@ -1,0 +1,1 @@
+"""Factories of the shipped example models (`digits`, `minilm`), named in models.toml."""

@@ -1,0 +1,170 @@
+"""The accuracy gate: score every candidate on the task metric, time it, choose the fastest passing.
+
+Metrics compare a candidate's outputs on the evaluation set with the torch fp32 reference:
+- `accuracy_drop`: torch fp32 accuracy minus the candidate's (lower is better);
+- `cosine_mean`: mean cosine similarity per item on the first output (higher is better); optional
+  `same_nearest_neighbour`: every item keeps the reference's nearest neighbour;
+- `max_abs_error`: largest absolute difference over every output (lower is better).
+`max_size_ratio` bounds every candidate's bytes against fp32's. Each check is fatal for a candidate.
+Latency is the p50 of single-item runs on the raw (un-optimized) file, one thread, as on Lambda.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from fnkit_build.exceptions import GateError
+from fnkit_build.registry import GateSpec, ModelSpec
+from fnkit_build.runner import open_session, run_session
+from fnkit_build.types import Array, Feeds, take
+
+FASTER_MARGIN = 0.2
+"""A later-listed candidate replaces an earlier one only if it is >20% faster, so timing noise
+between near-equal candidates cannot flip the choice (and the artifact) from one build to the next."""
+LATENCY_RUNS = 40
+LATENCY_BUDGET_S = 3.0
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One candidate as the gate saw it."""
+
+    name: str
+    path: Path
+    bytes: int
+    metric: float
+    raw: float
+    """The metric's raw value (accuracy for accuracy_drop) for fp32 -> chosen reports."""
+    passed: bool
+    latency_ms_p50: float
+    reasons: tuple[str, ...] = ()
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def accuracy(logits: Array, labels: Array) -> float:
+    return float(np.mean(np.argmax(logits.reshape(len(labels), -1), axis=1) == labels))
+
+
+def cosines(actual: Array, expected: Array) -> Array:
+    a = actual.reshape(len(actual), -1).astype(np.float64)
+    e = expected.reshape(len(expected), -1).astype(np.float64)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(e, axis=1)
+    return np.asarray(np.sum(a * e, axis=1) / np.maximum(norms, 1e-12))
+
+
+def nearest_neighbours(embeddings: Array) -> Array:
+    """Index of each row's most similar other row (cosine)."""
+    rows = embeddings.reshape(len(embeddings), -1).astype(np.float64)
+    rows = rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+    sims = rows @ rows.T
+    np.fill_diagonal(sims, -np.inf)
+    return np.asarray(np.argmax(sims, axis=1))
+
+
+def score(
+    gate: GateSpec, outputs: dict[str, Array], reference: dict[str, Array], labels: Array | None
+) -> tuple[float, float, list[str], dict[str, float]]:
+    """(metric, raw value, failure reasons, extra numbers) for one candidate's outputs."""
+    first = next(iter(reference))
+    reasons: list[str] = []
+    extra: dict[str, float] = {}
+    if not all(np.all(np.isfinite(out)) for out in outputs.values()):
+        reasons.append("non-finite outputs")
+    if gate.metric == "accuracy_drop":
+        assert labels is not None, "accuracy_drop needs labels (checked when the bundle is loaded)"
+        raw = accuracy(outputs[first], labels)
+        metric = accuracy(reference[first], labels) - raw
+        extra["accuracy"] = raw
+    elif gate.metric == "cosine_mean":
+        cos = cosines(outputs[first], reference[first])
+        metric = raw = float(np.mean(cos))
+        extra["cosine_min"] = float(np.min(cos))
+    else:
+        metric = raw = max(float(np.max(np.abs(outputs[n] - reference[n]), initial=0.0)) for n in reference)
+    if not np.isfinite(metric) or not gate.passes(metric):
+        op = ">=" if gate.metric == "cosine_mean" else "<="
+        reasons.append(f"{gate.metric} {metric:.4g} fails {op} {gate.threshold:g}")
+    if gate.same_nearest_neighbour:
+        same = nearest_neighbours(outputs[first]) == nearest_neighbours(reference[first])
+        extra["nearest_neighbour_agreement"] = float(np.mean(same))
+        if not np.all(same):
+            reasons.append(f"{int(np.sum(~same))}/{len(same)} items changed nearest neighbour")
+    return metric, raw, reasons, extra
+
+
+def measure_latency_ms(path: Path, feeds: Feeds) -> float:
+    """p50 wall time of one single-item run on a 1-thread session of the file as written."""
+    session = open_session(path, threads=1)
+    one = {name: value for name, value in take(feeds, 0, 1).items() if name in _input_names(session)}
+    for _ in range(5):
+        session.run(None, one)
+    times: list[float] = []
+    deadline = time.perf_counter() + LATENCY_BUDGET_S
+    while len(times) < LATENCY_RUNS and (len(times) < 5 or time.perf_counter() < deadline):
+        start = time.perf_counter()
+        session.run(None, one)
+        times.append((time.perf_counter() - start) * 1000)
+    return float(statistics.median(times))
+
+
+def _input_names(session: object) -> set[str]:
+    return {i.name for i in session.get_inputs()}  # type: ignore[attr-defined]
+
+
+def evaluate(
+    spec: ModelSpec,
+    name: str,
+    path: Path,
+    *,
+    feeds: Feeds,
+    reference: dict[str, Array],
+    labels: Array | None,
+    fp32_bytes: int,
+) -> Evaluation:
+    """Score and time one candidate file."""
+    size = path.stat().st_size
+    outputs = run_session(open_session(path, threads=1), feeds, spec)
+    metric, raw, reasons, extra = score(spec.gate, outputs, reference, labels)
+    ratio = size / fp32_bytes
+    extra["size_ratio"] = ratio
+    if spec.gate.max_size_ratio is not None and ratio > spec.gate.max_size_ratio:
+        reasons.append(f"size {ratio:.1%} of fp32 exceeds {spec.gate.max_size_ratio:.0%}")
+    latency = measure_latency_ms(path, feeds)
+    return Evaluation(name, path, size, metric, raw, not reasons, latency, tuple(reasons), extra)
+
+
+def choose(spec: ModelSpec, evaluations: list[Evaluation]) -> Evaluation:
+    """The fastest passing quantized candidate (registry order breaks near-ties), else fp32.
+
+    Raises GateError with every candidate's numbers when nothing passes.
+    """
+    best: Evaluation | None = None
+    for candidate in evaluations:
+        if candidate.name == "fp32" or not candidate.passed:
+            continue
+        if best is None or candidate.latency_ms_p50 < best.latency_ms_p50 * (1 - FASTER_MARGIN):
+            best = candidate
+    fp32 = next((e for e in evaluations if e.name == "fp32"), None)
+    if (
+        fp32 is not None
+        and fp32.passed
+        and (best is None or fp32.latency_ms_p50 < best.latency_ms_p50 * (1 - FASTER_MARGIN))
+    ):
+        best = fp32
+    if best is None:
+        lines = "; ".join(
+            f"{e.name}: {spec.gate.metric} {e.metric:.4g}, {e.bytes} bytes, {e.latency_ms_p50:.3g} ms "
+            f"({', '.join(e.reasons)})"
+            for e in evaluations
+        )
+        raise GateError(
+            f"model {spec.name!r}: no candidate passes the gate ({spec.gate.metric} threshold "
+            f"{spec.gate.threshold:g}), fp32 included: {lines}. Nothing was written. Loosen the gate "
+            "in the registry only if the numbers are acceptable, or try other quantization candidates."
+        )
+    return best

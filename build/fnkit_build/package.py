@@ -1,0 +1,148 @@
+"""Write `<out>/<model>/model/` atomically: artifact, tokenizer files and manifest.json.
+
+Everything is staged in a temporary folder beside the destination and swapped in with renames, so
+the function's image never picks up a half-written artifact: the folder holds either the previous
+complete build or the new complete one. The manifest is deterministic apart from `created_at` and the
+measured latencies (same inputs give the same artifact bytes, the same sha256, the same numbers).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fnkit_runtime.manifest import (
+    ArtifactInfo,
+    CandidateResult,
+    FunctionSettings,
+    GateInfo,
+    GoldenSample,
+    Limits,
+    Manifest,
+    Signature,
+    TensorSpec,
+    TextSpec,
+    sha256_file,
+)
+
+from fnkit_build.exceptions import PackageError
+from fnkit_build.gate import Evaluation
+from fnkit_build.registry import ModelSpec, TensorDecl
+
+ARTIFACT_FILE = "model.onnx"
+MODEL_FOLDER = "model"
+
+
+def _tensor(decl: TensorDecl) -> TensorSpec:
+    return TensorSpec(name=decl.name, dtype=decl.dtype, shape=list(decl.shape))
+
+
+def make_manifest(
+    spec: ModelSpec,
+    artifact: Path,
+    *,
+    opset: int,
+    onnxruntime_version: str,
+    optimized: bool,
+    chosen: Evaluation,
+    evaluations: list[Evaluation],
+    golden: list[GoldenSample],
+    tokenizer: Path | None = None,
+) -> Manifest:
+    """The manifest for the chosen artifact (whose final bytes are `artifact`)."""
+    fp32 = next(e for e in evaluations if e.name == "fp32")
+    text = None
+    if spec.text is not None:
+        text = TextSpec(
+            tokenizer_file=spec.text.tokenizer_file,
+            max_length=spec.text.max_length,
+            graph_inputs=list(spec.text.graph_inputs),
+            tokenizer_sha256=sha256_file(tokenizer) if tokenizer is not None else "",
+        )
+    return Manifest(
+        model=spec.name,
+        task=spec.task,
+        variant=chosen.name,
+        artifact=ArtifactInfo(
+            file=ARTIFACT_FILE,
+            sha256=sha256_file(artifact),
+            bytes=artifact.stat().st_size,
+            opset=opset,
+            onnxruntime_version=onnxruntime_version,
+            optimized=optimized,
+        ),
+        signature=Signature(
+            inputs=[_tensor(t) for t in spec.inputs], outputs=[_tensor(t) for t in spec.outputs]
+        ),
+        limits=Limits(
+            max_batch=spec.limits.max_batch,
+            max_body_bytes=spec.limits.max_body_bytes,
+            max_text_chars=spec.limits.max_text_chars,
+            allow_non_finite=spec.limits.allow_non_finite,
+        ),
+        function=FunctionSettings(memory_mb=spec.function.memory_mb, architecture=spec.function.architecture),
+        gate=GateInfo(
+            metric=spec.gate.metric,
+            threshold=spec.gate.threshold,
+            fp32_metric=fp32.raw,
+            chosen_metric=chosen.raw,
+        ),
+        candidates=[
+            CandidateResult(
+                name=e.name,
+                bytes=e.bytes,
+                metric=e.metric,
+                passed=e.passed,
+                latency_ms_p50=round(e.latency_ms_p50, 4),
+                reason="; ".join(e.reasons),
+                extra=dict(sorted(e.extra.items())),
+            )
+            for e in evaluations
+        ],
+        golden=golden,
+        labels=list(spec.labels) if spec.labels else None,
+        text=text,
+        created_at=datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
+    )
+
+
+def write_model_dir(out: Path, manifest: Manifest, artifact: Path, extra_files: Mapping[str, Path]) -> Path:
+    """Stage artifact + extra files + manifest.json, then swap them in as `<out>/<model>/model/`."""
+    model_root = out / manifest.model
+    target = model_root / MODEL_FOLDER
+    try:
+        model_root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=model_root, prefix=f".{MODEL_FOLDER}.staging-"))
+    except OSError as exc:
+        raise PackageError(f"model {manifest.model!r}: cannot create {model_root}: {exc}") from exc
+    old = model_root / f".{MODEL_FOLDER}.old-{os.getpid()}"
+    try:
+        shutil.copyfile(artifact, staging / manifest.artifact.file)
+        for name, source in sorted(extra_files.items()):
+            shutil.copyfile(source, staging / name)
+        (staging / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+        for path in staging.iterdir():
+            _fsync(path)
+        os.chmod(staging, 0o755)
+        if target.exists():
+            os.replace(target, old)
+        os.replace(staging, target)
+    except OSError as exc:
+        if old.exists() and not target.exists():
+            os.replace(old, target)
+        raise PackageError(
+            f"model {manifest.model!r}: cannot write {target}: {exc}; nothing changed"
+        ) from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(old, ignore_errors=True)
+    return target
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb") as handle:
+        os.fsync(handle.fileno())

@@ -1,0 +1,254 @@
+"""Orchestration: registry entry -> export -> parity -> quantize -> gate -> optimize -> package.
+
+Progress goes to stdout at each step with its time, so a user sees where the time goes; the run ends
+with a summary table. Work files live in a temporary folder; only `package` touches the output, and
+only after every gate has passed.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from fnkit_runtime.manifest import Manifest
+
+from fnkit_build.export import export_onnx, opset_of
+from fnkit_build.factory import load_bundle
+from fnkit_build.gate import Evaluation, choose, evaluate
+from fnkit_build.golden import golden_samples
+from fnkit_build.optimize import optimize_offline
+from fnkit_build.package import make_manifest, write_model_dir
+from fnkit_build.parity import check_parity
+from fnkit_build.quantize import check_calibration, quantize, target_preset
+from fnkit_build.registry import ModelSpec, Registry
+from fnkit_build.runner import open_session, run_session, run_torch
+from fnkit_build.types import Array, ModelBundle
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    out: Path
+    quantize: bool = True
+    optimize: bool = True
+    stream: TextIO = field(default_factory=lambda: sys.stdout)
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    model_dir: Path
+    manifest: Manifest
+    fp32: Evaluation
+    chosen: Evaluation
+    seconds: float
+
+
+class Progress:
+    """`[model] step ... done in 1.23 s (detail)` lines, flushed as they happen."""
+
+    def __init__(self, model: str, stream: TextIO) -> None:
+        self.model, self.stream = model, stream
+        self.detail = ""
+
+    def say(self, text: str) -> None:
+        print(f"[{self.model}] {text}", file=self.stream, flush=True)
+
+    @contextmanager
+    def step(self, name: str) -> Iterator[Progress]:
+        self.detail = ""
+        print(f"[{self.model}] {name} ...", end="", file=self.stream, flush=True)
+        start = time.perf_counter()
+        try:
+            yield self
+        except BaseException:
+            print(" failed", file=self.stream, flush=True)
+            raise
+        suffix = f": {self.detail}" if self.detail else ""
+        print(f" {time.perf_counter() - start:.2f} s{suffix}", file=self.stream, flush=True)
+
+
+def build_models(registry: Registry, names: Sequence[str], options: BuildOptions) -> list[BuildResult]:
+    """Build the named models (all when empty), stop at the first failure, print a summary."""
+    specs = registry.select(names)
+    results = [build_model(spec, options) for spec in specs]
+    print(summary_table(results), file=options.stream, flush=True)
+    return results
+
+
+def build_model(spec: ModelSpec, options: BuildOptions) -> BuildResult:
+    started = time.perf_counter()
+    progress = Progress(spec.name, options.stream)
+    candidates = spec.quantization if options.quantize else ()
+    with progress.step("factory") as p:
+        bundle = load_bundle(spec)
+        p.detail = spec.factory
+    if "int8-static-qdq" in candidates:
+        check_calibration(spec, bundle.calibration)
+    with tempfile.TemporaryDirectory(prefix=f"fnkit-build-{spec.name}-") as tmp:
+        work = Path(tmp)
+        fp32_path = work / "fp32.onnx"
+        with progress.step("export (torch.onnx, dynamic axes checked)") as p:
+            export_onnx(bundle.module, bundle.example_inputs, spec, fp32_path)
+            p.detail = f"{fp32_path.stat().st_size:,} bytes, opset {opset_of(fp32_path)}"
+        with progress.step("torch reference on the evaluation set"):
+            reference = run_torch(bundle.module, bundle.eval_inputs, spec)
+        with progress.step("parity ONNX fp32 vs torch") as p:
+            fp32_out = run_session(open_session(fp32_path, threads=1), bundle.eval_inputs, spec)
+            diffs = check_parity(spec.name, fp32_out, reference, spec.tolerance, "ONNX Runtime fp32")
+            p.detail = ", ".join(f"{d.name} max abs {d.max_abs:.2g}" for d in diffs)
+        files = {"fp32": fp32_path, **_quantize_all(spec, candidates, fp32_path, bundle, progress)}
+        evaluations = _gate_all(spec, files, bundle, reference, progress)
+        chosen = choose(spec, evaluations)
+        progress.say(f"chosen: {chosen.name}")
+        artifact, optimized = chosen.path, False
+        if options.optimize:
+            artifact, optimized = _optimize(spec, chosen, fp32_path, bundle, progress)
+        with progress.step("package") as p:
+            extra = {}
+            if spec.text is not None and bundle.tokenizer_dir is not None:
+                extra[spec.text.tokenizer_file] = bundle.tokenizer_dir / spec.text.tokenizer_file
+            manifest = _manifest(
+                spec,
+                artifact,
+                optimized=optimized,
+                chosen=chosen,
+                evaluations=evaluations,
+                bundle=bundle,
+                extra_files=extra,
+            )
+            model_dir = write_model_dir(options.out, manifest, artifact, extra)
+            p.detail = f"{model_dir} ({manifest.artifact.bytes:,} bytes, sha256 {manifest.model_version})"
+    return BuildResult(model_dir, manifest, evaluations[0], chosen, time.perf_counter() - started)
+
+
+def _quantize_all(
+    spec: ModelSpec, candidates: Sequence[str], fp32_path: Path, bundle: ModelBundle, progress: Progress
+) -> dict[str, Path]:
+    preset = target_preset(spec.function.architecture)
+    if candidates:
+        progress.say(f"quantization preset: {preset.reason}")
+    files = {}
+    for name in candidates:
+        with progress.step(f"quantize {name}") as p:
+            target = fp32_path.with_name(f"{name}.onnx")
+            files[name] = quantize(
+                name, fp32_path, target, preset=preset, calibration=bundle.calibration, spec=spec
+            )
+            p.detail = f"{target.stat().st_size:,} bytes"
+    return files
+
+
+def _gate_all(
+    spec: ModelSpec,
+    files: dict[str, Path],
+    bundle: ModelBundle,
+    reference: dict[str, Array],
+    progress: Progress,
+) -> list[Evaluation]:
+    evaluations = []
+    fp32_bytes = files["fp32"].stat().st_size
+    for name, path in files.items():
+        with progress.step(f"gate {name}") as p:
+            evaluation = evaluate(
+                spec,
+                name,
+                path,
+                feeds=bundle.eval_inputs,
+                reference=reference,
+                labels=bundle.eval_labels,
+                fp32_bytes=fp32_bytes,
+            )
+            evaluations.append(evaluation)
+            verdict = "pass" if evaluation.passed else "FAIL " + "; ".join(evaluation.reasons)
+            latency = f"p50 {evaluation.latency_ms_p50:.3f} ms"
+            p.detail = f"{spec.gate.metric} {evaluation.metric:.4f}, {latency}, {verdict}"
+    return evaluations
+
+
+def _optimize(
+    spec: ModelSpec, chosen: Evaluation, fp32_path: Path, bundle: ModelBundle, progress: Progress
+) -> tuple[Path, bool]:
+    with progress.step("offline optimization") as p:
+        max_bytes = None
+        if spec.gate.max_size_ratio is not None:
+            max_bytes = int(spec.gate.max_size_ratio * fp32_path.stat().st_size)
+        outcome = optimize_offline(
+            chosen.path,
+            fp32_path.with_name("optimized.onnx"),
+            spec,
+            feeds=bundle.eval_inputs,
+            tolerance=spec.tolerance,
+            max_bytes=max_bytes,
+        )
+        p.detail = outcome.note
+    return outcome.path, outcome.optimized
+
+
+def _manifest(
+    spec: ModelSpec,
+    artifact: Path,
+    *,
+    optimized: bool,
+    chosen: Evaluation,
+    evaluations: list[Evaluation],
+    bundle: ModelBundle,
+    extra_files: dict[str, Path],
+) -> Manifest:
+    import onnxruntime
+
+    golden = golden_samples(
+        spec, artifact, bundle.golden_requests, bundle.golden_feeds, quantized=chosen.name != "fp32"
+    )
+    return make_manifest(
+        spec,
+        artifact,
+        opset=opset_of(artifact),
+        onnxruntime_version=onnxruntime.__version__,
+        optimized=optimized,
+        chosen=chosen,
+        evaluations=evaluations,
+        golden=golden,
+        tokenizer=extra_files.get(spec.text.tokenizer_file) if spec.text is not None else None,
+    )
+
+
+def summary_table(results: Sequence[BuildResult]) -> str:
+    """Size, metric and latency fp32 -> chosen per model."""
+    header = (
+        "model",
+        "variant",
+        "size fp32 → chosen",
+        "metric fp32 → chosen",
+        "p50 ms fp32 → chosen",
+        "build s",
+    )
+    rows = [header]
+    for r in results:
+        gate = r.manifest.gate
+        rows.append(
+            (
+                r.manifest.model,
+                r.chosen.name + (" (optimized)" if r.manifest.artifact.optimized else ""),
+                f"{_kb(r.fp32.bytes)} → {_kb(r.manifest.artifact.bytes)}",
+                f"{_raw_name(gate.metric)} {gate.fp32_metric:.4f} → {gate.chosen_metric:.4f}",
+                f"{r.fp32.latency_ms_p50:.3f} → {r.chosen.latency_ms_p50:.3f}",
+                f"{r.seconds:.1f}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\nsummary\n" + "\n".join(lines)
+
+
+def _raw_name(metric: str) -> str:
+    return "accuracy" if metric == "accuracy_drop" else metric
+
+
+def _kb(size: int) -> str:
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.1f} KB"

@@ -1,0 +1,336 @@
+"""The model registry (`models.toml`): load, validate and turn into dataclasses.
+
+Every problem is a `RegistryError` naming the file, the model and the field, found on load, before any
+model is built. Unknown keys are errors too, so a typo never silently falls back to a default.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fnkit_build.exceptions import ModelNotFoundError, RegistryError
+
+TASKS = ("classification", "embedding", "tensor")
+METRICS = ("accuracy_drop", "cosine_mean", "max_abs_error")
+CANDIDATES = ("int8-static-qdq", "int8-dynamic", "int8-dynamic-per-channel")
+ARCHITECTURES = ("x86_64", "arm64")
+DTYPES = ("float32", "float16", "float64", "int64", "int32", "int8", "uint8", "bool")
+DYNAMIC_AXES = ("batch", "sequence")
+
+_MODEL_KEYS = {
+    "factory",
+    "factory_args",
+    "task",
+    "labels",
+    "quantization",
+    "tolerance",
+    "gate",
+    "function",
+    "limits",
+    "text",
+    "inputs",
+    "outputs",
+}
+_REQUIRED = ("factory", "task", "tolerance", "gate", "function", "inputs", "outputs")
+
+
+@dataclass(frozen=True)
+class TensorDecl:
+    name: str
+    dtype: str
+    shape: tuple[int | str, ...]
+
+    @property
+    def dynamic_axes(self) -> dict[int, str]:
+        """Axis index -> name for every named (dynamic) axis."""
+        return {i: dim for i, dim in enumerate(self.shape) if isinstance(dim, str)}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    atol: float
+    rtol: float
+
+
+@dataclass(frozen=True)
+class GateSpec:
+    metric: str
+    threshold: float
+    same_nearest_neighbour: bool = False
+    """Embedding models: every evaluation item keeps its torch fp32 nearest neighbour."""
+    max_size_ratio: float | None = None
+    """Largest allowed artifact bytes / fp32 bytes (applies to every candidate, fp32 included)."""
+
+    def passes(self, value: float) -> bool:
+        """Whether a metric value meets the threshold (cosine is higher-better, the others lower)."""
+        if self.metric == "cosine_mean":
+            return value >= self.threshold
+        return value <= self.threshold
+
+
+@dataclass(frozen=True)
+class FunctionDecl:
+    memory_mb: int
+    architecture: str
+
+
+@dataclass(frozen=True)
+class LimitsDecl:
+    max_batch: int = 64
+    max_body_bytes: int = 1_048_576
+    max_text_chars: int = 2_000
+    allow_non_finite: bool = False
+
+
+@dataclass(frozen=True)
+class TextDecl:
+    tokenizer_file: str
+    max_length: int
+    graph_inputs: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    factory: str
+    task: str
+    inputs: tuple[TensorDecl, ...]
+    outputs: tuple[TensorDecl, ...]
+    tolerance: Tolerance
+    gate: GateSpec
+    function: FunctionDecl
+    quantization: tuple[str, ...] = ()
+    labels: tuple[str, ...] | None = None
+    limits: LimitsDecl = field(default_factory=LimitsDecl)
+    text: TextDecl | None = None
+    factory_args: Mapping[str, Any] = field(default_factory=dict)
+    source: Path = Path("models.toml")
+    """The registry file the entry came from (its folder is importable by the factory)."""
+
+
+@dataclass(frozen=True)
+class Registry:
+    path: Path
+    models: dict[str, ModelSpec]
+
+    def select(self, names: Sequence[str]) -> list[ModelSpec]:
+        """The named models in the given order, or all of them in file order when `names` is empty."""
+        if not names:
+            return list(self.models.values())
+        unknown = [name for name in names if name not in self.models]
+        if unknown:
+            raise ModelNotFoundError(
+                f"unknown model {', '.join(repr(n) for n in unknown)}: registry {self.path} declares "
+                f"{', '.join(self.models) or 'no models'}. Check the spelling, or pass --registry PATH."
+            )
+        return [self.models[name] for name in dict.fromkeys(names)]
+
+
+class _Entry:
+    """Typed reads from one model's table; every failure names file, model and field."""
+
+    def __init__(self, path: Path, model: str, table: Mapping[str, Any]) -> None:
+        self.path, self.model, self.table = path, model, table
+
+    def fail(self, key: str, problem: str) -> RegistryError:
+        return RegistryError(f"registry {self.path}: model {self.model!r}: field {key!r}: {problem}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None) -> Any:
+        value = _dig(self.table, key)
+        if value is None:
+            if default is None:
+                raise self.fail(key, "is required")
+            return default
+        if isinstance(value, bool) and kind in (int, float, (int, float)):
+            raise self.fail(key, f"must be a number, not {value!r}")
+        if not isinstance(value, kind):
+            names = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
+            raise self.fail(key, f"must be {names}, not {type(value).__name__} {value!r}")
+        return value
+
+    def choice(self, key: str, allowed: Iterable[str], default: str | None = None) -> str:
+        value: str = self.get(key, str, default)
+        if value not in allowed:
+            raise self.fail(key, f"{value!r} is not one of {', '.join(allowed)}")
+        return value
+
+    def number(self, key: str, low: float, high: float, default: float | None = None) -> float:
+        value = float(self.get(key, (int, float), default))
+        if not low <= value <= high:
+            raise self.fail(key, f"{value} is outside [{low}, {high}]")
+        return value
+
+    def keys(self, key: str, allowed: Iterable[str]) -> None:
+        table = _dig(self.table, key) if key else self.table
+        extra = sorted(set(table) - set(allowed)) if isinstance(table, Mapping) else []
+        if extra:
+            raise self.fail(f"{key}.{extra[0]}" if key else extra[0], "is not a known field")
+
+
+def _dig(table: Mapping[str, Any], dotted: str) -> Any:
+    value: Any = table
+    for part in dotted.split("."):
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(part)
+    return value
+
+
+def load_registry(path: Path) -> Registry:
+    """Parse and validate a registry file."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise RegistryError(f"registry {path} does not exist; pass --registry PATH") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise RegistryError(f"registry {path} cannot be read: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise RegistryError(f"registry {path} is not valid TOML: {exc}") from exc
+    extra = sorted(set(data) - {"models"})
+    if extra:
+        raise RegistryError(f"registry {path}: unknown top-level table {extra[0]!r}; expected [models.NAME]")
+    models = data.get("models")
+    if not isinstance(models, dict) or not models:
+        raise RegistryError(f"registry {path} declares no models; add a [models.NAME] table")
+    specs = {}
+    for name, table in models.items():
+        if not isinstance(table, dict):
+            raise RegistryError(f"registry {path}: model {name!r} must be a table, not {table!r}")
+        specs[name] = _model(_Entry(path, name, table))
+    return Registry(path=path, models=specs)
+
+
+def _model(entry: _Entry) -> ModelSpec:
+    entry.keys("", _MODEL_KEYS)
+    for key in _REQUIRED:
+        if key not in entry.table:
+            raise entry.fail(key, "is required")
+    factory = entry.get("factory", str)
+    if factory.count(":") != 1 or not all(part.strip() for part in factory.split(":")):
+        raise entry.fail("factory", f"{factory!r} must be 'package.module:function'")
+    task = entry.choice("task", TASKS)
+    inputs = _tensors(entry, "inputs")
+    outputs = _tensors(entry, "outputs")
+    return ModelSpec(
+        name=entry.model,
+        factory=factory,
+        factory_args=dict(entry.get("factory_args", dict, {})),
+        task=task,
+        inputs=inputs,
+        outputs=outputs,
+        tolerance=_tolerance(entry),
+        gate=_gate(entry, task),
+        function=_function(entry),
+        quantization=_quantization(entry),
+        labels=_labels(entry, task, outputs),
+        limits=_limits(entry),
+        text=_text(entry, inputs),
+        source=entry.path,
+    )
+
+
+def _tensors(entry: _Entry, key: str) -> tuple[TensorDecl, ...]:
+    table = entry.get(key, dict)
+    if not table:
+        raise entry.fail(key, "declares no tensors")
+    result = []
+    for name in table:
+        where = f"{key}.{name}"
+        entry.keys(where, ("dtype", "shape"))
+        dtype = entry.choice(f"{where}.dtype", DTYPES)
+        shape = entry.get(f"{where}.shape", list)
+        for dim in shape:
+            ok_int = isinstance(dim, int) and not isinstance(dim, bool) and dim > 0
+            if not ok_int and dim not in DYNAMIC_AXES:
+                raise entry.fail(
+                    f"{where}.shape", f"dimension {dim!r} is neither a positive int nor {DYNAMIC_AXES}"
+                )
+        if not shape or shape[0] != "batch":
+            raise entry.fail(f"{where}.shape", f"{shape!r} must start with the dynamic axis 'batch'")
+        result.append(TensorDecl(name=name, dtype=dtype, shape=tuple(shape)))
+    return tuple(result)
+
+
+def _tolerance(entry: _Entry) -> Tolerance:
+    entry.keys("tolerance", ("atol", "rtol"))
+    return Tolerance(atol=entry.number("tolerance.atol", 0, 1), rtol=entry.number("tolerance.rtol", 0, 1))
+
+
+def _gate(entry: _Entry, task: str) -> GateSpec:
+    entry.keys("gate", ("metric", "threshold", "same_nearest_neighbour", "max_size_ratio"))
+    metric = entry.choice("gate.metric", METRICS)
+    if metric == "accuracy_drop" and task != "classification":
+        raise entry.fail("gate.metric", f"accuracy_drop needs task 'classification', not {task!r}")
+    high = 1.0 if metric != "max_abs_error" else float("inf")
+    ratio = _dig(entry.table, "gate.max_size_ratio")
+    return GateSpec(
+        metric=metric,
+        threshold=entry.number("gate.threshold", 0, high),
+        same_nearest_neighbour=entry.get("gate.same_nearest_neighbour", bool, False),
+        max_size_ratio=None if ratio is None else entry.number("gate.max_size_ratio", 0.01, 1),
+    )
+
+
+def _function(entry: _Entry) -> FunctionDecl:
+    entry.keys("function", ("memory_mb", "architecture"))
+    memory = entry.get("function.memory_mb", int)
+    if not 128 <= memory <= 10_240:
+        raise entry.fail("function.memory_mb", f"{memory} is outside Lambda's 128-10240 MB")
+    return FunctionDecl(memory_mb=memory, architecture=entry.choice("function.architecture", ARCHITECTURES))
+
+
+def _quantization(entry: _Entry) -> tuple[str, ...]:
+    names = entry.get("quantization", list, [])
+    for name in names:
+        if name not in CANDIDATES:
+            raise entry.fail("quantization", f"{name!r} is not one of {', '.join(CANDIDATES)}")
+    if len(set(names)) != len(names):
+        raise entry.fail("quantization", f"{names!r} lists a candidate twice")
+    return tuple(names)
+
+
+def _labels(entry: _Entry, task: str, outputs: tuple[TensorDecl, ...]) -> tuple[str, ...] | None:
+    labels = entry.get("labels", list, []) or None
+    if task != "classification":
+        if labels:
+            raise entry.fail("labels", f"only classification models have labels, not {task!r}")
+        return None
+    if not labels or not all(isinstance(label, str) for label in labels):
+        raise entry.fail("labels", "a classification model needs a list of label strings")
+    classes = outputs[0].shape[-1]
+    if isinstance(classes, int) and classes != len(labels):
+        raise entry.fail(
+            "labels", f"{len(labels)} labels for output {outputs[0].name!r} with {classes} classes"
+        )
+    return tuple(labels)
+
+
+def _limits(entry: _Entry) -> LimitsDecl:
+    fields = ("max_batch", "max_body_bytes", "max_text_chars")
+    entry.keys("limits", (*fields, "allow_non_finite"))
+    values = {key: entry.get(f"limits.{key}", int, getattr(LimitsDecl, key)) for key in fields}
+    for key, value in values.items():
+        if value <= 0:
+            raise entry.fail(f"limits.{key}", f"{value} is not positive")
+    allow = entry.get("limits.allow_non_finite", bool, False)
+    return LimitsDecl(**values, allow_non_finite=allow)
+
+
+def _text(entry: _Entry, inputs: tuple[TensorDecl, ...]) -> TextDecl | None:
+    if "text" not in entry.table:
+        return None
+    entry.keys("text", ("tokenizer_file", "max_length", "graph_inputs"))
+    graph_inputs = tuple(entry.get("text.graph_inputs", list))
+    declared = [tensor.name for tensor in inputs]
+    if sorted(graph_inputs) != sorted(declared):
+        raise entry.fail(
+            "text.graph_inputs", f"{list(graph_inputs)} must name the declared inputs {declared}"
+        )
+    max_length = entry.get("text.max_length", int)
+    if max_length <= 1:
+        raise entry.fail("text.max_length", f"{max_length} must be > 1")
+    return TextDecl(entry.get("text.tokenizer_file", str), max_length, graph_inputs)

@@ -1,0 +1,102 @@
+"""Build-test fixtures: temporary registries whose factories (tiny_models.py) sit beside them."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+
+TINY_MLP = """
+[models.{name}]
+factory = "tiny_models:{factory}"
+task = "classification"
+labels = ["a", "b", "c", "d"]
+quantization = {quantization}
+tolerance = {{ atol = 1e-4, rtol = 1e-3 }}
+gate = {{ metric = "accuracy_drop", threshold = 0.02 {gate_extra} }}
+function = {{ memory_mb = 512, architecture = "x86_64" }}
+
+[models.{name}.inputs.x]
+dtype = "float32"
+shape = ["batch", 8]
+
+[models.{name}.outputs.logits]
+dtype = "float32"
+shape = ["batch", 4]
+"""
+
+TINY_CNN = """
+[models.cnn]
+factory = "tiny_models:tiny_cnn"
+task = "classification"
+labels = ["a", "b", "c", "d"]
+quantization = ["int8-static-qdq"]
+tolerance = { atol = 1e-4, rtol = 1e-3 }
+gate = { metric = "accuracy_drop", threshold = 0.05, max_size_ratio = 0.5 }
+function = { memory_mb = 512, architecture = "x86_64" }
+
+[models.cnn.inputs.img]
+dtype = "float32"
+shape = ["batch", 1, 6, 6]
+
+[models.cnn.outputs.logits]
+dtype = "float32"
+shape = ["batch", 4]
+"""
+
+TWO_OUTPUTS = """
+[models.{name}]
+factory = "tiny_models:{factory}"
+task = "tensor"
+tolerance = {{ atol = 1e-4, rtol = 1e-3 }}
+gate = {{ metric = "max_abs_error", threshold = 0.1 }}
+function = {{ memory_mb = 512, architecture = "x86_64" }}
+
+[models.{name}.inputs.x]
+dtype = "float32"
+shape = ["batch", 8]
+
+[models.{name}.outputs.y]
+dtype = "float32"
+shape = ["batch", 4]
+
+[models.{name}.outputs.z]
+dtype = "float32"
+shape = ["batch", 8]
+"""
+
+
+class Templates:
+    """Registry text for the tiny models."""
+
+    cnn = TINY_CNN
+
+    @staticmethod
+    def mlp(name: str, factory: str, quantization: str = '["int8-dynamic"]', gate_extra: str = "") -> str:
+        return TINY_MLP.format(name=name, factory=factory, quantization=quantization, gate_extra=gate_extra)
+
+    @staticmethod
+    def two_outputs(name: str, factory: str) -> str:
+        return TWO_OUTPUTS.format(name=name, factory=factory)
+
+
+@pytest.fixture
+def templates() -> type[Templates]:
+    return Templates
+
+
+@pytest.fixture
+def write_registry(tmp_path: Path) -> Callable[[str], Path]:
+    """Write registry text to tmp_path/models.toml, with tiny_models.py beside it."""
+
+    def write(text: str) -> Path:
+        shutil.copyfile(HERE / "tiny_models.py", tmp_path / "tiny_models.py")
+        path = tmp_path / "models.toml"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write

@@ -1,0 +1,153 @@
+"""Registry validation: every bad entry is a RegistryError naming the model and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from fnkit_build.exceptions import ModelNotFoundError, RegistryError
+from fnkit_build.registry import load_registry
+
+VALID = """
+[models.m]
+factory = "pkg.mod:make"
+task = "classification"
+labels = ["a", "b"]
+quantization = ["int8-dynamic"]
+tolerance = { atol = 1e-4, rtol = 1e-3 }
+gate = { metric = "accuracy_drop", threshold = 0.005 }
+function = { memory_mb = 1024, architecture = "x86_64" }
+
+[models.m.inputs.x]
+dtype = "float32"
+shape = ["batch", 3]
+
+[models.m.outputs.logits]
+dtype = "float32"
+shape = ["batch", 2]
+"""
+
+
+def _edit(old: str, new: str) -> str:
+    assert old in VALID, old
+    return VALID.replace(old, new)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("[models.m\nfactory=", "is not valid TOML", id="corrupt-toml"),
+        pytest.param("title = 'x'\n", "unknown top-level table 'title'", id="unknown-top-level"),
+        pytest.param("[other]\n", "unknown top-level table", id="no-models-table"),
+        pytest.param(
+            _edit('factory = "pkg.mod:make"\n', ""),
+            "model 'm': field 'factory': is required",
+            id="no-factory",
+        ),
+        pytest.param(_edit('"pkg.mod:make"', '"pkg.mod.make"'), "field 'factory'", id="factory-no-colon"),
+        pytest.param(_edit('"classification"', '"regression"'), "field 'task': 'regression'", id="bad-task"),
+        pytest.param(
+            _edit('dtype = "float32"\nshape = ["batch", 3]', 'dtype = "float128"\nshape = ["batch", 3]'),
+            "field 'inputs.x.dtype'",
+            id="bad-dtype",
+        ),
+        pytest.param(_edit('["batch", 3]', '[3, "batch"]'), "field 'inputs.x.shape'", id="batch-not-first"),
+        pytest.param(_edit('["batch", 3]', '["batch", 0]'), "field 'inputs.x.shape'", id="zero-dim"),
+        pytest.param(
+            _edit('["batch", 3]', '["batch", "width"]'), "field 'inputs.x.shape'", id="unknown-axis-name"
+        ),
+        pytest.param(
+            _edit('["int8-dynamic"]', '["int4"]'), "field 'quantization': 'int4'", id="unknown-candidate"
+        ),
+        pytest.param(
+            _edit('["int8-dynamic"]', '["int8-dynamic", "int8-dynamic"]'), "twice", id="duplicate-candidate"
+        ),
+        pytest.param(
+            _edit("quantization =", "quantisation ="),
+            "field 'quantisation': is not a known field",
+            id="typo-key",
+        ),
+        pytest.param(
+            _edit("threshold = 0.005", "threshold = 2"), "field 'gate.threshold'", id="threshold-range"
+        ),
+        pytest.param(
+            _edit("threshold = 0.005", 'threshold = "low"'),
+            "field 'gate.threshold': must be",
+            id="threshold-type",
+        ),
+        pytest.param(
+            _edit("threshold = 0.005", "threshold = 0.005, extra = 1"), "field 'gate.extra'", id="gate-typo"
+        ),
+        pytest.param(
+            _edit('task = "classification"\nlabels = ["a", "b"]', 'task = "embedding"'),
+            "field 'gate.metric': accuracy_drop needs task",
+            id="metric-task-mismatch",
+        ),
+        pytest.param(
+            _edit("memory_mb = 1024", "memory_mb = 64"), "field 'function.memory_mb'", id="memory-too-small"
+        ),
+        pytest.param(_edit('"x86_64"', '"ppc64le"'), "field 'function.architecture'", id="bad-architecture"),
+        pytest.param(_edit('["a", "b"]', '["a", "b", "c"]'), "field 'labels': 3 labels", id="label-count"),
+        pytest.param(
+            _edit('labels = ["a", "b"]\n', ""), "field 'labels'", id="classification-without-labels"
+        ),
+        pytest.param(_edit("atol = 1e-4", "atol = -1"), "field 'tolerance.atol'", id="negative-atol"),
+        pytest.param(
+            VALID + '\n[models.m.text]\ntokenizer_file = "t.json"\nmax_length = 8\ngraph_inputs = ["ids"]\n',
+            "field 'text.graph_inputs'",
+            id="text-inputs-mismatch",
+        ),
+        pytest.param(
+            VALID.replace("[models.m.outputs.logits]\n", "[models.m.outputs.logits]\nrank = 2\n"),
+            "field 'outputs.logits.rank'",
+            id="tensor-typo",
+        ),
+    ],
+)
+def test_bad_registry_names_model_and_field(tmp_path: Path, text: str, expected: str) -> None:
+    # GIVEN a registry file with one defect
+    path = tmp_path / "models.toml"
+    path.write_text(text, encoding="utf-8")
+
+    # WHEN it is loaded THEN one RegistryError names the problem
+    with pytest.raises(RegistryError, match="registry") as info:
+        load_registry(path)
+    assert expected in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_registry_file(tmp_path: Path) -> None:
+    with pytest.raises(RegistryError, match="does not exist"):
+        load_registry(tmp_path / "nope.toml")
+
+
+def test_valid_registry_round_trips_into_dataclasses(tmp_path: Path) -> None:
+    # GIVEN a valid registry
+    path = tmp_path / "models.toml"
+    path.write_text(VALID, encoding="utf-8")
+
+    # WHEN loaded
+    spec = load_registry(path).models["m"]
+
+    # THEN every field is typed and defaults are filled
+    assert spec.inputs[0].dynamic_axes == {0: "batch"}
+    assert spec.gate.passes(0.004) and not spec.gate.passes(0.006)
+    assert spec.quantization == ("int8-dynamic",)
+    assert spec.labels == ("a", "b")
+    assert spec.limits.max_batch == 64
+    assert spec.source == path
+
+
+def test_unknown_model_lists_the_known_ones(tmp_path: Path) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text(VALID, encoding="utf-8")
+    with pytest.raises(ModelNotFoundError, match=r"unknown model 'mm'.*declares m"):
+        load_registry(path).select(["mm"])
+
+
+def test_shipped_registry_is_valid(repo_root: Path) -> None:
+    registry = load_registry(repo_root / "models.toml")
+    assert set(registry.models) >= {"digits", "minilm"}
+    minilm = registry.models["minilm"]
+    assert minilm.gate.same_nearest_neighbour and minilm.gate.max_size_ratio == 0.30
+    assert {t.name: t.shape for t in minilm.inputs}["input_ids"] == ("batch", "sequence")

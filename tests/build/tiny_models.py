@@ -1,0 +1,132 @@
+"""Tiny factories for the build tests; copied beside a temporary registry, which makes them importable."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from fnkit_build.types import ModelBundle
+from torch import nn
+
+FEATURES = 8
+CLASSES = 4
+
+
+def _data(n: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).normal(size=(n, FEATURES)).astype(np.float32)
+
+
+def _classifier_bundle(module: nn.Module, x: np.ndarray, calibrate: bool = True) -> ModelBundle:
+    module.eval()
+    with torch.no_grad():
+        labels = module(torch.from_numpy(x)).argmax(1).numpy()
+    return ModelBundle(
+        module=module,
+        example_inputs={"x": x[:3]},
+        eval_inputs={"x": x},
+        eval_labels=labels,
+        calibration=[{"x": x[i : i + 16]} for i in range(0, 64, 16)] if calibrate else None,
+        golden_requests=[{"inputs": x[:2].tolist()}],
+        golden_feeds=[{"x": x[:2]}],
+    )
+
+
+def _zeros(x: np.ndarray) -> np.ndarray:
+    return np.zeros(len(x), dtype=np.int64)
+
+
+def mlp(calibrate: bool = True) -> ModelBundle:
+    """A well-behaved classifier: int8 keeps its predictions."""
+    torch.manual_seed(0)
+    module = nn.Sequential(nn.Linear(FEATURES, 32), nn.ReLU(), nn.Linear(32, CLASSES))
+    return _classifier_bundle(module, _data(256), calibrate)
+
+
+def hostile() -> ModelBundle:
+    """Hostile to int8: every weight row holds one huge outlier on an input that is almost always ~0,
+    so the int8 scale (per tensor and per channel alike) rounds every useful weight to zero."""
+    torch.manual_seed(0)
+    first = nn.Linear(FEATURES, 32)
+    with torch.no_grad():
+        first.weight.mul_(0.01)
+        first.weight[:, 0] = 1e4
+        first.bias.zero_()
+    module = nn.Sequential(first, nn.ReLU(), nn.Linear(32, CLASSES))
+    x = _data(256) * 100  # the signal rides on the tiny weights...
+    x[:, 0] = 0.0  # ...while the outlier weights see an input that is always 0
+    return _classifier_bundle(module, x)
+
+
+class _Specialized(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(FEATURES, CLASSES)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lin(x).reshape(2, -1)  # hard-codes the example's batch of 2
+
+
+def specialized() -> ModelBundle:
+    torch.manual_seed(0)
+    x = _data(64)
+    module = _Specialized().eval()
+    return ModelBundle(
+        module=module, example_inputs={"x": x[:2]}, eval_inputs={"x": x}, eval_labels=_zeros(x)
+    )
+
+
+class _Noisy(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = nn.Linear(FEATURES, CLASSES)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.a(x) + torch.randn_like(self.a(x)), x * 2 + torch.rand_like(x)
+
+
+def noisy() -> ModelBundle:
+    """Random ops: ONNX Runtime draws other numbers than torch, so parity must fail on both outputs."""
+    x = _data(64)
+    return ModelBundle(module=_Noisy().eval(), example_inputs={"x": x[:2]}, eval_inputs={"x": x})
+
+
+class _DataDependent(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.sum() > 0:  # Python control flow on a tensor's value: torch.export cannot trace it
+            return x * 2
+        return x - 1
+
+
+def unexportable() -> ModelBundle:
+    x = _data(8)
+    return ModelBundle(
+        module=_DataDependent(), example_inputs={"x": x[:2]}, eval_inputs={"x": x}, eval_labels=_zeros(x)
+    )
+
+
+def tiny_cnn() -> ModelBundle:
+    """A convolution model for static QDQ, with real calibration batches."""
+    torch.manual_seed(0)
+    module = nn.Sequential(
+        nn.Conv2d(1, 16, 3, padding=1),
+        nn.ReLU(),
+        nn.Flatten(),
+        nn.Linear(16 * 6 * 6, 64),
+        nn.ReLU(),
+        nn.Linear(64, CLASSES),
+    ).eval()
+    x = np.random.default_rng(1).random((128, 1, 6, 6), dtype=np.float32)
+    with torch.no_grad():
+        labels = module(torch.from_numpy(x)).argmax(1).numpy()
+    return ModelBundle(
+        module=module,
+        example_inputs={"img": x[:2]},
+        eval_inputs={"img": x},
+        eval_labels=labels,
+        calibration=[{"img": x[i : i + 32]} for i in range(0, 128, 32)],
+        golden_requests=[{"inputs": x[:1].tolist()}, {"inputs": x[1:3].tolist()}],
+        golden_feeds=[{"img": x[:1]}, {"img": x[1:3]}],
+    )
+
+
+def broken() -> ModelBundle:
+    raise RuntimeError("dataset server unreachable")
