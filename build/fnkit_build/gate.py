@@ -26,6 +26,10 @@ from fnkit_build.types import Array, Feeds, take
 FASTER_MARGIN = 0.2
 """A later-listed candidate replaces an earlier one only if it is >20% faster, so timing noise
 between near-equal candidates cannot flip the choice (and the artifact) from one build to the next."""
+FP32_SPEEDUP_TO_WIN = 1.5
+"""fp32 is the fallback: it is chosen over a passing quantized candidate only when that candidate is
+more than 1.5x slower (e.g. dynamic int8 on convolutions, ConvInteger, 4-15x slower on CPU). Smaller
+gaps on tiny graphs are call overhead, and the int8 file still loads faster and ships smaller."""
 LATENCY_RUNS = 40
 LATENCY_BUDGET_S = 3.0
 
@@ -141,6 +145,8 @@ def evaluate(
 def choose(spec: ModelSpec, evaluations: list[Evaluation]) -> Evaluation:
     """The fastest passing quantized candidate (registry order breaks near-ties), else fp32.
 
+    fp32 also wins when the best quantized candidate is more than `FP32_SPEEDUP_TO_WIN` times slower.
+
     Raises GateError with every candidate's numbers when nothing passes.
     """
     best: Evaluation | None = None
@@ -153,7 +159,7 @@ def choose(spec: ModelSpec, evaluations: list[Evaluation]) -> Evaluation:
     if (
         fp32 is not None
         and fp32.passed
-        and (best is None or fp32.latency_ms_p50 < best.latency_ms_p50 * (1 - FASTER_MARGIN))
+        and (best is None or best.latency_ms_p50 > fp32.latency_ms_p50 * FP32_SPEEDUP_TO_WIN)
     ):
         best = fp32
     if best is None:

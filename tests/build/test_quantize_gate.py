@@ -76,6 +76,9 @@ def _spec(write_registry: Callable[[str], Path], text: str, name: str) -> Any:
         ),
         pytest.param([_eval("fp32", 10), _eval("int8-dynamic", 5, passed=False)], "fp32", id="fp32-fallback"),
         pytest.param([_eval("fp32", 1), _eval("int8-dynamic", 5)], "fp32", id="fp32-much-faster"),
+        pytest.param(
+            [_eval("fp32", 1), _eval("int8-static-qdq", 1.4)], "int8-static-qdq", id="fp32-only-a-fallback"
+        ),
     ],
 )
 def test_choose(
