@@ -2,7 +2,7 @@
 a fake clock whose sleep advances virtual time (no test sleeps for real), and helpers that publish
 per-version AWS/Lambda metrics the way Lambda does (FunctionName, Resource, ExecutedVersion).
 
-moto gaps these tests work around (see /work/shared/FACTS.md):
+moto 5.2.5 gaps these tests work around:
 - moto's get_metric_data cannot compute percentile statistics (p99 raises inside moto), so the p99
   part of a query is answered by `P99CloudWatch`, a thin wrapper that serves only the `p99` queries
   from a table and passes every other query to moto unchanged.
