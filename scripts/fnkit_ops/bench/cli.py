@@ -1,0 +1,85 @@
+"""`fnkit bench [MODEL ...] --out DIR`: the side-by-side benchmark. Cheap to import: heavy work in `run`."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+from fnkit_ops.bench import constants as k
+from fnkit_ops.bench.exceptions import BenchConfigError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add = parser.add_argument
+    add("models", nargs="*", metavar="MODEL", help="models to measure (default: all in the registry)")
+    add("--out", type=Path, required=True, help="folder for bench.json, report.md and bench.png")
+    add("--runs", type=int, default=None, help=f"warm runs per measurement (default {k.DEFAULT_WARM_RUNS})")
+    add("--cold-runs", type=int, default=None, help=f"fresh processes per cold start ({k.DEFAULT_COLD_RUNS})")
+    add("--registry", type=Path, default=None, help="model registry (default: models.toml)")
+    add("--artifacts", type=Path, default=None, help="where `fnkit build` wrote the models (functions/)")
+    add("--prices", type=Path, default=None, help="price table, JSON or TOML (default: us-east-1)")
+    add(
+        "--cold-fraction",
+        type=float,
+        default=k.DEFAULT_COLD_FRACTION,
+        help=f"share of requests that start cold, in the cost model (default {k.DEFAULT_COLD_FRACTION})",
+    )
+    add("--skip-baseline", action="store_true", help="leave out the torch baseline (no torch install)")
+    add("--write-registry", action="store_true", help="write the balanced memory size into the registry")
+    add("--quick", action="store_true", help=f"few runs ({k.QUICK_COLD_RUNS} cold, {k.QUICK_WARM_RUNS} warm)")
+
+
+def _repo_root() -> Path:
+    import fnkit_runtime
+
+    return Path(fnkit_runtime.__file__).resolve().parents[2]
+
+
+def _positive(value: int | None, default: int, option: str) -> int:
+    if value is None:
+        return default
+    if value < 1:
+        raise BenchConfigError(f"{option} must be at least 1, got {value}")
+    return value
+
+
+def _command() -> str:
+    """The command line as typed, for the report's "reproduce" line."""
+    argv = sys.argv[1:]
+    return shlex.join(["fnkit", *argv]) if argv[:1] == ["bench"] else "fnkit bench"
+
+
+def run(args: argparse.Namespace) -> int:
+    from fnkit_build.registry import load_registry
+
+    from fnkit_ops.bench.prices import load_prices
+    from fnkit_ops.bench.runner import BenchOptions, run_bench
+
+    if not 0 <= args.cold_fraction <= 1:
+        raise BenchConfigError(f"--cold-fraction must be within [0, 1], got {args.cold_fraction}")
+    root = _repo_root()
+    quick = bool(args.quick)
+    registry = args.registry or root / "models.toml"
+    models = tuple(spec.name for spec in load_registry(registry).select(args.models))
+    options = BenchOptions(
+        models=models,
+        out=args.out,
+        registry=registry,
+        artifacts=args.artifacts or root / "functions",
+        prices=load_prices(args.prices),
+        cold_runs=_positive(
+            args.cold_runs, k.QUICK_COLD_RUNS if args.quick else k.DEFAULT_COLD_RUNS, "--cold-runs"
+        ),
+        warm_runs=_positive(args.runs, k.QUICK_WARM_RUNS if args.quick else k.DEFAULT_WARM_RUNS, "--runs"),
+        warmup=k.WARMUP_CALLS // 2 if quick else k.WARMUP_CALLS,
+        skip_baseline=args.skip_baseline,
+        write_registry=args.write_registry,
+        cold_fraction=args.cold_fraction,
+        command=shlex.join(["fnkit", "bench", *sys.argv[2:]])
+        if sys.argv[1:2] == ["bench"]
+        else "fnkit bench",
+    )
+    run_bench(options, progress=lambda line: print(line, flush=True))
+    return 0

@@ -1,0 +1,90 @@
+"""Bench fixtures: a price table and synthetic measured variants (no model, no timing)."""
+
+from __future__ import annotations
+
+import pytest
+from fnkit_ops.bench.constants import VARIANT_ONNX_FP32, VARIANT_SHIPPED, VARIANT_TORCH
+from fnkit_ops.bench.prices import ArchPrice, PriceTable
+from fnkit_ops.bench.results import ColdStart, VariantResult, WarmLatency
+from fnkit_ops.bench.stats import LatencyStats
+
+
+@pytest.fixture
+def prices() -> PriceTable:
+    return PriceTable(
+        source="test table",
+        region="test-1",
+        architectures={
+            "x86_64": ArchPrice(gb_second_usd=0.00002, request_usd=0.0000002),
+            "arm64": ArchPrice(gb_second_usd=0.00001, request_usd=0.0000002, relative_latency=1.5),
+        },
+    )
+
+
+def stats(p50: float, p99: float | None = None) -> LatencyStats:
+    return LatencyStats(runs=10, p50_ms=p50, p99_ms=p99 if p99 is not None else p50 * 1.5, mean_ms=p50)
+
+
+def make_variant(
+    variant: str,
+    *,
+    cold_ms: float,
+    footprint: int,
+    handler_ms: dict[int, float],
+    raw_ms: dict[int, float],
+    peak_mb: float = 100.0,
+) -> VariantResult:
+    """A measured variant with batch-1 latencies per thread count (batch 8 = 8x)."""
+    warm = []
+    for threads, ms in handler_ms.items():
+        for batch in (1, 8):
+            warm.append(WarmLatency(threads, batch, stats(ms * batch), stats(raw_ms[threads] * batch)))
+    cold = ColdStart(
+        runs=3,
+        total_ms=cold_ms,
+        import_ms=cold_ms * 0.6,
+        load_ms=cold_ms * 0.3,
+        first_inference_ms=cold_ms * 0.1,
+        max_memory_mb=peak_mb,
+        samples_total_ms=[cold_ms] * 3,
+    )
+    return VariantResult(
+        model="m",
+        variant=variant,
+        detail=f"{variant} detail",
+        artifact_bytes=footprint // 100,
+        footprint_bytes=footprint,
+        metric_name="accuracy",
+        metric_value=0.98,
+        cold=cold,
+        warm=warm,
+        peak_memory_mb=peak_mb,
+    )
+
+
+@pytest.fixture
+def variants() -> list[VariantResult]:
+    return [
+        make_variant(
+            VARIANT_TORCH,
+            cold_ms=2000.0,
+            footprint=900_000_000,
+            handler_ms={1: 20.0, 2: 12.0},
+            raw_ms={1: 19.0, 2: 11.0},
+            peak_mb=300.0,
+        ),
+        make_variant(
+            VARIANT_ONNX_FP32,
+            cold_ms=300.0,
+            footprint=170_000_000,
+            handler_ms={1: 8.0, 2: 5.0},
+            raw_ms={1: 7.5, 2: 4.5},
+        ),
+        make_variant(
+            VARIANT_SHIPPED,
+            cold_ms=200.0,
+            footprint=120_000_000,
+            handler_ms={1: 2.3, 2: 1.6},
+            raw_ms={1: 2.0, 2: 1.3},
+        ),
+    ]

@@ -1,0 +1,100 @@
+"""`fnkit bench` end to end on a tiny config: digits, few runs.
+
+The default run leaves out the torch baseline: its task root installs the torch CPU wheel (~900 MB).
+The baseline handler and model export are covered in process by test_baseline.py; the whole baseline
+through its own task root runs in the slow test below (`make test-all`). No timing is asserted.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fnkit_ops.cli import main
+
+
+def run_bench(out: Path, built_models: Path, *extra: str) -> dict[str, Any]:
+    code = main(
+        [
+            "bench",
+            "digits",
+            "--out",
+            str(out),
+            "--artifacts",
+            str(built_models),
+            "--cold-runs",
+            "1",
+            "--runs",
+            "5",
+            *extra,
+        ]
+    )
+    assert code == 0
+    data: dict[str, Any] = json.loads((out / "bench.json").read_text(encoding="utf-8"))
+    return data
+
+
+def test_bench_runs_end_to_end_without_the_baseline(
+    built_models: Path,
+    repo_root: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN the built shipped models, a copy of the registry and an output folder relative to the cwd
+    registry = tmp_path / "models.toml"
+    registry.write_text((repo_root / "models.toml").read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    out = Path("bench")
+    # WHEN the bench runs on digits, writing the recommendation into the registry copy
+    data = run_bench(out, built_models, "--skip-baseline", "--registry", str(registry), "--write-registry")
+    # THEN both ONNX variants were measured: footprint, cold start split, warm latency per threads/batch
+    (model,) = data["models"]
+    variants = {v["variant"]: v for v in model["variants"]}
+    assert set(variants) == {"onnx-shipped", "onnx-fp32"}
+    for v in variants.values():
+        assert v["footprint_bytes"] > v["artifact_bytes"] > 0
+        cold = v["cold"]
+        assert cold["runs"] == 1 and cold["total_ms"] > 0 and cold["load_ms"] > 0
+        assert cold["import_ms"] + cold["load_ms"] + cold["first_inference_ms"] == pytest.approx(
+            cold["total_ms"]
+        )
+        assert {(w["threads"], w["batch"]) for w in v["warm"]} == {(1, 1), (1, 8), (2, 1), (2, 8)}
+        assert all(w["handler"]["runs"] == 5 and w["raw"]["runs"] == 5 for w in v["warm"])
+        assert 0.9 <= v["metric_value"] <= 1.0
+    # AND the targets that need the baseline are reported as not measured, the others are
+    targets = {t["name"]: t for t in model["targets"]}
+    assert targets["cold-start"]["passed"] is None
+    assert targets["handler-overhead"]["measured"] is not None
+    # AND the report, the chart and the progress are there
+    report = (out / "report.md").read_text(encoding="utf-8")
+    assert "## digits" in report and "| **onnx-shipped**" in report
+    assert (out / "bench.png").read_bytes()[:4] == b"\x89PNG"
+    assert "cold start 1/1" in capsys.readouterr().out
+    # AND the registry copy holds the balanced x86_64 size of the shipped variant, the rest unchanged
+    balanced = next(
+        m["memory_mb"]
+        for m in model["memory"]
+        if m["variant"] == "onnx-shipped" and m["strategy"] == "balanced" and m["architecture"] == "x86_64"
+    )
+    written = tomllib.loads(registry.read_text(encoding="utf-8"))
+    original = tomllib.loads((repo_root / "models.toml").read_text(encoding="utf-8"))
+    assert written["models"]["digits"]["function"]["memory_mb"] == balanced
+    assert written["models"]["minilm"] == original["models"]["minilm"]
+    assert not (out / "work").exists()
+
+
+@pytest.mark.slow
+def test_bench_with_the_torch_baseline(built_models: Path, tmp_path: Path) -> None:
+    # WHEN the bench runs with the torch baseline (installs the torch wheel into a cached layer)
+    data = run_bench(tmp_path / "bench", built_models)
+    # THEN the baseline is measured through its own task root, and every digits target has a figure
+    (model,) = data["models"]
+    variants = {v["variant"]: v for v in model["variants"]}
+    torch_variant = variants["torch-eager-fp32"]
+    assert torch_variant["footprint_bytes"] > 5 * variants["onnx-shipped"]["footprint_bytes"]
+    assert torch_variant["cold"]["load_ms"] > 0
+    assert all(t["measured"] is not None for t in model["targets"])
