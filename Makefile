@@ -36,6 +36,7 @@ test-all: lint
 
 ## bench: the side-by-side benchmark against the torch baseline (README's performance section)
 bench: venv
+	$(BIN)/fnkit build
 	$(BIN)/fnkit bench --out bench-results
 
 clean:
