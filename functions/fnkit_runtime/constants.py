@@ -70,3 +70,7 @@ DEFAULT_FUNCTION_VERSION = "$LATEST"
 # --- profiling ---------------------------------------------------------------------------------
 PROFILE_TOP_OPERATORS = 10
 """How many of the slowest operators a profiled invocation logs."""
+
+# --- set by the runtime itself, before numpy is imported (fnkit_runtime/__init__.py) -------------
+OPENBLAS_THREADS_ENV = "OPENBLAS_NUM_THREADS"
+"""Defaults to 1 in the function: OpenBLAS's per-core thread start-up costs cold-start time."""

@@ -42,3 +42,22 @@ def test_runtime_sources_do_not_mention_build_or_ops_packages(repo_root: Path):
             if stripped.startswith(("import ", "from ")):
                 top = stripped.split()[1].split(".")[0]
                 assert top not in FORBIDDEN, f"{path.name}: {stripped}"
+
+
+def _openblas_threads_after_import(env_value: str | None) -> str:
+    code = "import os, fnkit_runtime.app\nprint(os.environ.get('OPENBLAS_NUM_THREADS'))\n"
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if env_value is not None:
+        env["OPENBLAS_NUM_THREADS"] = env_value
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_runtime_defaults_openblas_to_one_thread():
+    # GIVEN no OPENBLAS_NUM_THREADS in the environment (Lambda sets none)
+    # WHEN the handler module is imported THEN the package __init__ (run before any submodule) chose one
+    assert _openblas_threads_after_import(None) == "1"
+    # AND a value the user set is kept
+    assert _openblas_threads_after_import("3") == "3"
