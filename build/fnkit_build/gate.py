@@ -27,9 +27,11 @@ FASTER_MARGIN = 0.2
 """A later-listed candidate replaces an earlier one only if it is >20% faster, so timing noise
 between near-equal candidates cannot flip the choice (and the artifact) from one build to the next."""
 FP32_SPEEDUP_TO_WIN = 1.5
+FP32_MIN_GAIN_MS = 0.5
 """fp32 is the fallback: it is chosen over a passing quantized candidate only when that candidate is
-more than 1.5x slower (e.g. dynamic int8 on convolutions, ConvInteger, 4-15x slower on CPU). Smaller
-gaps on tiny graphs are call overhead, and the int8 file still loads faster and ships smaller."""
+both more than 1.5x and more than 0.5 ms slower at p50 (e.g. dynamic int8 on convolutions: ConvInteger
+is 4-15x slower on CPU). Below that, the gap is per-call overhead on a tiny graph — under Lambda's 1 ms
+billing step — and the int8 file still ships smaller and loads faster."""
 LATENCY_RUNS = 40
 LATENCY_BUDGET_S = 3.0
 
@@ -142,10 +144,15 @@ def evaluate(
     return Evaluation(name, path, size, metric, raw, not reasons, latency, tuple(reasons), extra)
 
 
+def _much_slower(candidate_ms: float, fp32_ms: float) -> bool:
+    return candidate_ms > fp32_ms * FP32_SPEEDUP_TO_WIN and candidate_ms - fp32_ms > FP32_MIN_GAIN_MS
+
+
 def choose(spec: ModelSpec, evaluations: list[Evaluation]) -> Evaluation:
     """The fastest passing quantized candidate (registry order breaks near-ties), else fp32.
 
-    fp32 also wins when the best quantized candidate is more than `FP32_SPEEDUP_TO_WIN` times slower.
+    fp32 also wins when the best quantized candidate is more than `FP32_SPEEDUP_TO_WIN` times and more
+    than `FP32_MIN_GAIN_MS` slower.
 
     Raises GateError with every candidate's numbers when nothing passes.
     """
@@ -159,7 +166,7 @@ def choose(spec: ModelSpec, evaluations: list[Evaluation]) -> Evaluation:
     if (
         fp32 is not None
         and fp32.passed
-        and (best is None or best.latency_ms_p50 > fp32.latency_ms_p50 * FP32_SPEEDUP_TO_WIN)
+        and (best is None or _much_slower(best.latency_ms_p50, fp32.latency_ms_p50))
     ):
         best = fp32
     if best is None:

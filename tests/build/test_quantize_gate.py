@@ -79,6 +79,11 @@ def _spec(write_registry: Callable[[str], Path], text: str, name: str) -> Any:
         pytest.param(
             [_eval("fp32", 1), _eval("int8-static-qdq", 1.4)], "int8-static-qdq", id="fp32-only-a-fallback"
         ),
+        pytest.param(
+            [_eval("fp32", 0.03), _eval("int8-static-qdq", 0.09)],
+            "int8-static-qdq",
+            id="sub-millisecond-gap-is-overhead",
+        ),
     ],
 )
 def test_choose(
