@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from fnkit_ops.promote import cli
@@ -62,3 +64,21 @@ def test_argparse_rejects_bad_usage_with_exit_2(argv: list[str]):
     with pytest.raises(SystemExit) as exc:
         _parse(*argv)
     assert exc.value.code == 2
+
+
+def test_missing_aws_region_is_exit_2_with_a_report(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    # GIVEN no region anywhere boto3 looks (environment, config file, profile)
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
+    report = tmp_path / "report.json"
+    args = _parse("--function", "fn", "--version", "3", "--report", str(report))
+
+    # WHEN running the promotion with the standard boto3 clients
+    code = cli.run(args)
+
+    # THEN a precondition error (exit 2), not a traceback, and the report says why
+    assert code == 2
+    written = json.loads(report.read_text())
+    assert written["outcome"] == "precondition_failed" and "NoRegionError" in written["reason"]

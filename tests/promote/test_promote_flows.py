@@ -5,11 +5,14 @@ changes, so nothing waits for real. p99 comes from conftest's P99CloudWatch (mot
 
 from __future__ import annotations
 
+import argparse
 from typing import Any
 
 import pytest
+from fnkit_ops.promote import cli as promote_cli
+from fnkit_ops.promote.config import Dependencies
 
-from .conftest import ALARM, FUNCTION, FakeClock, Stack
+from .conftest import ALARM, FUNCTION, FakeClock, P99CloudWatch, Stack
 
 HEALTHY_P99 = {"1": 100.0, "2": 110.0}
 
@@ -428,3 +431,37 @@ def test_bad_input_is_exit_2_with_nothing_changed(
     assert run.report.get("alias_writes", []) == []
     assert stack.alias() == before
     assert clock.sleeps == []
+
+
+def test_unwritable_report_is_exit_2_before_any_traffic_moves(
+    stack: Stack, clock: FakeClock, tmp_path: Any, steady_traffic: Any
+):
+    # GIVEN a --report path that cannot be written (its folder is a regular file), healthy traffic,
+    # and a record of every alias write sent to Lambda
+    (tmp_path / "not-a-folder").write_text("")
+    steady_traffic({"2": (10, 0), "1": (90, 0)})
+    writes: list[dict[str, Any]] = []
+    stack.lam.meta.events.register(
+        "provide-client-params.lambda.UpdateAlias", lambda params, **_: writes.append(params)
+    )
+    parser = argparse.ArgumentParser()
+    promote_cli.add_arguments(parser)
+    args = parser.parse_args([*_canary(), "--report", str(tmp_path / "not-a-folder" / "report.json")])
+    lines: list[str] = []
+    deps = Dependencies(
+        lambda_client=stack.lam,
+        cloudwatch=P99CloudWatch(stack.cw, HEALTHY_P99),
+        clock=clock,
+        sleep=clock.sleep,
+        log=lines.append,
+    )
+
+    # WHEN promoting
+    code = promote_cli.run(args, deps=deps)
+
+    # THEN it is refused as a precondition (exit 2), before any alias write or wait
+    assert code == 2, lines
+    assert any("cannot write --report" in line for line in lines)
+    assert writes == []
+    assert clock.sleeps == []
+    assert stack.alias() == {"version": "1", "weights": {}}

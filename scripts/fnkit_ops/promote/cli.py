@@ -155,17 +155,33 @@ def config_from_args(args: argparse.Namespace) -> PromotionConfig:
     )
 
 
+def _refuse(args: argparse.Namespace, reason: str) -> int:
+    """Exit 2 before anything started: the message, and a report if one can be written."""
+    from fnkit_ops.promote.report import write_usage_failure
+
+    print(f"fnkit promote: error: {reason}", file=sys.stderr, flush=True)
+    try:
+        write_usage_failure(args.report, args.function, reason)
+    except OSError as exc:
+        print(f"fnkit promote: cannot write --report {args.report}: {exc}", file=sys.stderr, flush=True)
+    return EXIT_PRECONDITION
+
+
 def run(args: argparse.Namespace, deps: Dependencies | None = None) -> int:
     """Run the promotion; returns its exit code. `deps` replaces the boto3 clients, clock and sleep."""
+    from botocore.exceptions import BotoCoreError
+
     from fnkit_ops.promote.config import Dependencies
     from fnkit_ops.promote.exceptions import PromoteUsageError
     from fnkit_ops.promote.promoter import promote
-    from fnkit_ops.promote.report import write_usage_failure
 
     try:
         config = config_from_args(args)
     except PromoteUsageError as exc:
-        print(f"fnkit promote: error: {exc}", file=sys.stderr, flush=True)
-        write_usage_failure(args.report, args.function, str(exc))
-        return EXIT_PRECONDITION
-    return promote(config, deps or Dependencies.from_boto3()).exit_code
+        return _refuse(args, str(exc))
+    if deps is None:
+        try:
+            deps = Dependencies.from_boto3()
+        except BotoCoreError as exc:  # no region, a broken profile: AWS configuration, nothing touched
+            return _refuse(args, f"AWS configuration: {type(exc).__name__}: {exc}")
+    return promote(config, deps).exit_code

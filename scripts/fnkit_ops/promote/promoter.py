@@ -72,6 +72,17 @@ class Promoter:
         mode = " (dry run: reads only)" if cfg.dry_run else ""
         self._log(f"promote {cfg.function}:{cfg.alias} with {cfg.strategy.spec}{mode}")
         try:
+            # Written before anything else: a report that cannot be written would otherwise fail on the
+            # first alias write, after traffic has moved.
+            self.report.save()
+        except OSError as exc:
+            self.report.path = None
+            return self._finish(
+                Outcome.PRECONDITION_FAILED,
+                EXIT_PRECONDITION,
+                f"cannot write --report {cfg.report_path}: {exc}",
+            )
+        try:
             publishing = cfg.publish_image is not None and not cfg.dry_run
             plan = preflight(cfg, self.deps, publish=self._publish if publishing else None)
         except (PromoteUsageError, ManifestError, PublishError, ClientError, BotoCoreError) as exc:
