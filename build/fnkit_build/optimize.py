@@ -3,7 +3,8 @@
 ONNX Runtime writes the optimized graph through `SessionOptions.optimized_model_filepath`. The level
 is ORT_ENABLE_EXTENDED: its fusions run on any CPU; ORT_ENABLE_ALL adds layout transformations that
 are specific to the build host's hardware. The optimized file is then loaded again and its outputs
-compared with the un-optimized file's; if it fails to load, differs, or grows past the size bound, the
+compared with the un-optimized file's, under the function's session settings (no graph passes on
+an optimized file); if it fails to load, differs, or grows past the size bound, the
 un-optimized file ships instead (optimized=False), which is always safe.
 """
 
@@ -33,7 +34,8 @@ def optimize_offline(
     """Write an offline-optimized copy of `source` to `target` and verify it; fall back to `source`."""
     try:
         open_session(source, threads=1, optimized_path=target, level=LEVEL)
-        optimized = run_session(open_session(target, threads=1), feeds, spec)
+        # as the function loads an optimized file: no further graph passes (ORT_DISABLE_ALL)
+        optimized = run_session(open_session(target, threads=1, level="disable"), feeds, spec)
     except Exception as exc:
         return OptimizeOutcome(
             source, False, f"optimized file unusable ({type(exc).__name__}: {exc}); kept raw"

@@ -57,11 +57,16 @@ def make_manifest(
     fp32 = next(e for e in evaluations if e.name == "fp32")
     text = None
     if spec.text is not None:
+        if tokenizer is None:
+            raise PackageError(
+                f"model {spec.name!r}: text model without its tokenizer file {spec.text.tokenizer_file!r}; "
+                "the function verifies it by sha256 and cannot serve without it"
+            )
         text = TextSpec(
             tokenizer_file=spec.text.tokenizer_file,
             max_length=spec.text.max_length,
             graph_inputs=list(spec.text.graph_inputs),
-            tokenizer_sha256=sha256_file(tokenizer) if tokenizer is not None else "",
+            tokenizer_sha256=sha256_file(tokenizer),
         )
     return Manifest(
         model=spec.name,

@@ -14,21 +14,21 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from fnkit_runtime.manifest import Manifest
 
 from fnkit_build.export import export_onnx, opset_of
 from fnkit_build.factory import load_bundle
 from fnkit_build.gate import Evaluation, choose, evaluate
-from fnkit_build.golden import golden_samples
+from fnkit_build.golden import golden_samples, served_golden_feeds
 from fnkit_build.optimize import optimize_offline
 from fnkit_build.package import make_manifest, write_model_dir
 from fnkit_build.parity import check_parity
 from fnkit_build.quantize import check_calibration, quantize, target_preset
 from fnkit_build.registry import ModelSpec, Registry
 from fnkit_build.runner import open_session, run_session, run_torch
-from fnkit_build.types import Array, ModelBundle
+from fnkit_build.types import Array, Feeds, ModelBundle
 
 
 @dataclass(frozen=True)
@@ -89,6 +89,7 @@ def build_model(spec: ModelSpec, options: BuildOptions) -> BuildResult:
         p.detail = spec.factory
     if "int8-static-qdq" in candidates:
         check_calibration(spec, bundle.calibration)
+    golden_feeds = served_golden_feeds(spec, bundle)
     with tempfile.TemporaryDirectory(prefix=f"fnkit-build-{spec.name}-") as tmp:
         work = Path(tmp)
         fp32_path = work / "fp32.onnx"
@@ -118,7 +119,8 @@ def build_model(spec: ModelSpec, options: BuildOptions) -> BuildResult:
                 optimized=optimized,
                 chosen=chosen,
                 evaluations=evaluations,
-                bundle=bundle,
+                golden_requests=bundle.golden_requests,
+                golden_feeds=golden_feeds,
                 extra_files=extra,
             )
             model_dir = write_model_dir(options.out, manifest, artifact, extra)
@@ -196,13 +198,19 @@ def _manifest(
     optimized: bool,
     chosen: Evaluation,
     evaluations: list[Evaluation],
-    bundle: ModelBundle,
+    golden_requests: list[dict[str, Any]],
+    golden_feeds: list[Feeds],
     extra_files: dict[str, Path],
 ) -> Manifest:
     import onnxruntime
 
     golden = golden_samples(
-        spec, artifact, bundle.golden_requests, bundle.golden_feeds, quantized=chosen.name != "fp32"
+        spec,
+        artifact,
+        golden_requests,
+        golden_feeds,
+        quantized=chosen.name != "fp32",
+        optimized=optimized,
     )
     return make_manifest(
         spec,

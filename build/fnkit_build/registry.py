@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fnkit_runtime.manifest import TEXT_GRAPH_INPUTS
+
 from fnkit_build.exceptions import ModelNotFoundError, RegistryError
 
 TASKS = ("classification", "embedding", "tensor")
@@ -20,6 +22,9 @@ CANDIDATES = ("int8-static-qdq", "int8-dynamic", "int8-dynamic-per-channel")
 ARCHITECTURES = ("x86_64", "arm64")
 DTYPES = ("float32", "float16", "float64", "int64", "int32", "int8", "uint8", "bool")
 DYNAMIC_AXES = ("batch", "sequence")
+TOKEN_DTYPES = ("int64", "int32")
+RESERVED_FILES = ("model.onnx", "manifest.json")
+"""Names the build writes into the model folder itself; a tokenizer file must not take them."""
 
 _MODEL_KEYS = {
     "factory",
@@ -215,6 +220,9 @@ def _model(entry: _Entry) -> ModelSpec:
     task = entry.choice("task", TASKS)
     inputs = _tensors(entry, "inputs")
     outputs = _tensors(entry, "outputs")
+    shared = sorted({t.name for t in inputs} & {t.name for t in outputs})
+    if shared:
+        raise entry.fail(f"outputs.{shared[0]}", "has the name of an input; graph names must be unique")
     return ModelSpec(
         name=entry.model,
         factory=factory,
@@ -251,6 +259,9 @@ def _tensors(entry: _Entry, key: str) -> tuple[TensorDecl, ...]:
                 )
         if not shape or shape[0] != "batch":
             raise entry.fail(f"{where}.shape", f"{shape!r} must start with the dynamic axis 'batch'")
+        named = [dim for dim in shape if isinstance(dim, str)]
+        if len(named) != len(set(named)):
+            raise entry.fail(f"{where}.shape", f"{shape!r} names a dynamic axis twice")
         result.append(TensorDecl(name=name, dtype=dtype, shape=tuple(shape)))
     return tuple(result)
 
@@ -330,7 +341,27 @@ def _text(entry: _Entry, inputs: tuple[TensorDecl, ...]) -> TextDecl | None:
         raise entry.fail(
             "text.graph_inputs", f"{list(graph_inputs)} must name the declared inputs {declared}"
         )
+    unknown = [name for name in graph_inputs if name not in TEXT_GRAPH_INPUTS]
+    if unknown:
+        raise entry.fail(
+            "text.graph_inputs",
+            f"{unknown} cannot be filled from a tokenizer; use {', '.join(TEXT_GRAPH_INPUTS)}",
+        )
+    for tensor in inputs:
+        where = f"inputs.{tensor.name}"
+        if tensor.shape != ("batch", "sequence"):
+            raise entry.fail(
+                f"{where}.shape", f"{list(tensor.shape)}: a token input must be ['batch', 'sequence']"
+            )
+        if tensor.dtype not in TOKEN_DTYPES:
+            raise entry.fail(f"{where}.dtype", f"{tensor.dtype!r}: a token input must be int64 or int32")
     max_length = entry.get("text.max_length", int)
     if max_length <= 1:
         raise entry.fail("text.max_length", f"{max_length} must be > 1")
-    return TextDecl(entry.get("text.tokenizer_file", str), max_length, graph_inputs)
+    tokenizer_file = entry.get("text.tokenizer_file", str)
+    if Path(tokenizer_file).name != tokenizer_file or tokenizer_file in ("", ".", "..", *RESERVED_FILES):
+        raise entry.fail(
+            "text.tokenizer_file",
+            f"{tokenizer_file!r} must be a plain file name other than {', '.join(RESERVED_FILES)}",
+        )
+    return TextDecl(tokenizer_file, max_length, graph_inputs)

@@ -71,7 +71,9 @@ def _warmup(context: LambdaContext) -> dict[str, Any]:
 def _direct(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
     body = check_body(dict(event))
     model = holder.model()
-    check_body_size(len(json.dumps(body).encode("utf-8")), model.limits)
+    # measured as a client's compact UTF-8 body, as the API routes measure it (not \uXXXX-escaped)
+    encoded = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+    check_body_size(len(encoded), model.limits)
     return predict(model, body, observability.function_version(context))
 
 

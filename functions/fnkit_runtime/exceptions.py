@@ -26,7 +26,7 @@ class ModelLoadError(FnkitRuntimeError):
 
 
 class ModelOutputError(FnkitRuntimeError):
-    """The model produced outputs the function refuses to return (non-finite or mis-shaped)."""
+    """The model produced outputs the function refuses to return (mis-shaped)."""
 
 
 # --- client side: the request is wrong (4xx) ------------------------------------------------------
@@ -71,7 +71,7 @@ class InputShapeError(RequestError):
 
 
 class InputValueError(RequestError):
-    """A tensor holds values the function refuses (NaN/inf, out of the dtype's range)."""
+    """A tensor holds values the function refuses (NaN/inf, out of range, or overflowing the model)."""
 
 
 class BatchSizeError(RequestError):

@@ -24,6 +24,8 @@ SCHEMA_VERSION = 1
 TASKS = ("classification", "embedding", "tensor")
 DTYPES = ("float32", "float16", "float64", "int64", "int32", "int8", "uint8", "bool", "string")
 ARCHITECTURES = ("x86_64", "arm64")
+TEXT_GRAPH_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+"""Graph inputs a text model's function can fill from the tokenizer (`TextSpec.graph_inputs`)."""
 
 
 @dataclass(frozen=True)
@@ -74,7 +76,8 @@ class TextSpec:
     graph_inputs: list[str]
     """Graph input names fed from the tokenizer, e.g. input_ids, attention_mask, token_type_ids."""
     tokenizer_sha256: str = ""
-    """sha256 of the tokenizer file; when set, the function verifies it before loading (as the artifact)."""
+    """sha256 of the tokenizer file; the function verifies it before loading (as the artifact), and
+    refuses a text manifest without it."""
 
 
 @dataclass(frozen=True)

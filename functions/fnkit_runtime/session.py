@@ -21,7 +21,7 @@ from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
 from fnkit_runtime import observability
 from fnkit_runtime.config import RuntimeConfig
 from fnkit_runtime.exceptions import ManifestError, ModelInputRejectedError, ModelLoadError
-from fnkit_runtime.manifest import Limits, Manifest, load_manifest, verify_artifact
+from fnkit_runtime.manifest import Limits, Manifest, TensorSpec, load_manifest, verify_artifact
 from fnkit_runtime.text import TextEncoder
 
 
@@ -87,16 +87,52 @@ def read_manifest(config: RuntimeConfig) -> Manifest:
     return manifest
 
 
+_ORT_TYPES = {
+    "float32": "tensor(float)",
+    "float16": "tensor(float16)",
+    "float64": "tensor(double)",
+    "int64": "tensor(int64)",
+    "int32": "tensor(int32)",
+    "int8": "tensor(int8)",
+    "uint8": "tensor(uint8)",
+    "bool": "tensor(bool)",
+    "string": "tensor(string)",
+}
+"""Manifest dtype -> onnxruntime's NodeArg.type."""
+
+
+def _input_mismatch(node: ort.NodeArg, spec: TensorSpec) -> str | None:
+    """Why requests validated against `spec` would not fit the graph input `node` (None if they do)."""
+    if node.type != _ORT_TYPES[spec.dtype]:
+        return f"input {spec.name!r} is {node.type} in the graph, {spec.dtype} in the manifest"
+    shape = node.shape
+    if len(shape) != spec.rank:
+        return f"input {spec.name!r} has rank {len(shape)} in the graph, {spec.rank} in the manifest"
+    for axis, (graph_dim, dim) in enumerate(zip(shape, spec.shape, strict=True)):
+        if isinstance(graph_dim, int) and graph_dim != dim:
+            return f"input {spec.name!r} axis {axis} is {graph_dim} in the graph, {dim!r} in the manifest"
+    return None
+
+
 def _check_io(session: ort.InferenceSession, manifest: Manifest) -> None:
-    graph_inputs = {node.name for node in session.get_inputs()}
+    """The graph takes exactly what the manifest validates requests against: names, dtypes, shapes.
+
+    Otherwise every well-formed request would be refused by onnxruntime at run time and answered as
+    the client's error (400) when the build output is at fault.
+    """
+    graph_inputs = {node.name: node for node in session.get_inputs()}
     graph_outputs = {node.name for node in session.get_outputs()}
     declared_inputs = {spec.name for spec in manifest.signature.inputs}
     missing_outputs = {spec.name for spec in manifest.signature.outputs} - graph_outputs
-    if graph_inputs != declared_inputs or missing_outputs:
+    if set(graph_inputs) != declared_inputs or missing_outputs:
         raise ModelLoadError(
             f"graph inputs {sorted(graph_inputs)} / outputs {sorted(graph_outputs)} do not match the "
             f"manifest's signature"
         )
+    for spec in manifest.signature.inputs:
+        problem = _input_mismatch(graph_inputs[spec.name], spec)
+        if problem is not None:
+            raise ModelLoadError(f"the graph does not match the manifest's signature: {problem}")
 
 
 def load_model(config: RuntimeConfig) -> LoadedModel:

@@ -45,7 +45,9 @@ class TextEncoder:
         path = model_dir / spec.tokenizer_file
         if not path.is_file():
             raise ModelLoadError(f"tokenizer {spec.tokenizer_file} is missing")
-        if spec.tokenizer_sha256 and sha256_file(path) != spec.tokenizer_sha256:
+        if not spec.tokenizer_sha256:
+            raise ModelLoadError(f"the manifest has no sha256 for tokenizer {spec.tokenizer_file}")
+        if sha256_file(path) != spec.tokenizer_sha256:
             raise ModelLoadError(f"tokenizer {spec.tokenizer_file} does not match the manifest's sha256")
         unknown = [name for name in spec.graph_inputs if name not in _ENCODING_FIELDS]
         if unknown:

@@ -92,11 +92,22 @@ def validate_tensors(arrays: Mapping[str, np.ndarray], specs: list[TensorSpec], 
 
 
 def check_outputs(outputs: Mapping[str, np.ndarray], specs: list[TensorSpec], batch: int) -> None:
-    """Never return a wrong-shaped or non-JSON answer: outputs must be finite and batch-first."""
+    """Never return a wrong-shaped or non-JSON answer: outputs must be finite and batch-first.
+
+    A wrong shape is the model's fault (500). Non-finite outputs come from the input values: the
+    model passed the build's gate on real data, so finite but extreme values (1e38 on an fp32 graph)
+    or NaN allowed by `allow_non_finite` overflow it. That is the client's to fix (400), and must not
+    count as a server error, which a canary's alarms would read as a bad deploy.
+    """
     for spec in specs:
         array = outputs[spec.name]
         batch_first = spec.rank > 0 and isinstance(spec.shape[0], str)
         if array.ndim != spec.rank or (batch_first and array.shape[0] != batch):
             raise ModelOutputError(f"output {spec.name} has shape {array.shape}; expected {spec.shape}")
+    for spec in specs:
+        array = outputs[spec.name]
         if array.dtype.kind == "f" and not np.isfinite(array).all():
-            raise ModelOutputError(f"output {spec.name} holds NaN or infinite values")
+            raise InputValueError(
+                f"the input values drive output {spec.name!r} to NaN or infinity; send values in the "
+                "range the model was trained on"
+            )

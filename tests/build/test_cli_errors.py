@@ -36,6 +36,20 @@ GOOD_MLP = "mlp"
         pytest.param("no-calibration", "m", 1, "needs a calibration set", id="missing-calibration"),
         pytest.param("noisy", "m", 1, "ONNX Runtime fp32 differs", id="parity"),
         pytest.param("hostile-no-fp32", "m", 1, "no candidate passes the gate", id="failed-gate"),
+        pytest.param(
+            "golden-mismatch",
+            "m",
+            1,
+            "golden_requests[0] becomes input 'x' shape (2, 8)",
+            id="golden-feeds-not-what-the-function-decodes",
+        ),
+        pytest.param(
+            "golden-over-limit",
+            "m",
+            1,
+            "golden_requests[0] is not a request the function accepts (BatchSizeError",
+            id="golden-request-over-the-limits",
+        ),
     ],
 )
 def test_bad_input_is_one_paragraph_and_nonzero(
@@ -62,6 +76,13 @@ def test_bad_input_is_one_paragraph_and_nonzero(
         "noisy": templates.two_outputs("m", "noisy"),
         "hostile-no-fp32": templates.mlp(
             "m", "hostile", quantization='["int8-dynamic"]', gate_extra=", max_size_ratio = 0.5"
+        ),
+        "golden-mismatch": templates.mlp("m", "mlp", quantization="[]").replace(
+            'factory = "tiny_models:mlp"',
+            'factory = "tiny_models:mlp"\nfactory_args = { golden_feeds_shifted = true }',
+        ),
+        "golden-over-limit": templates.mlp("m", "mlp", quantization="[]").replace(
+            'factory = "tiny_models:mlp"', 'factory = "tiny_models:mlp"\nlimits = { max_batch = 1 }'
         ),
     }
     path = write_registry(texts[registry])

@@ -33,6 +33,34 @@ def _edit(old: str, new: str) -> str:
     return VALID.replace(old, new)
 
 
+TEXT = """
+[models.m]
+factory = "pkg.mod:make"
+task = "embedding"
+tolerance = {{ atol = 1e-4, rtol = 1e-3 }}
+gate = {{ metric = "cosine_mean", threshold = 0.99 }}
+function = {{ memory_mb = 1024, architecture = "x86_64" }}
+text = {{ tokenizer_file = {tokenizer}, max_length = 8, graph_inputs = {graph_inputs} }}
+
+[models.m.inputs.input_ids]
+dtype = {dtype}
+shape = {shape}
+
+[models.m.outputs.embedding]
+dtype = "float32"
+shape = ["batch", 4]
+"""
+
+
+def _text(
+    tokenizer: str = '"tokenizer.json"',
+    graph_inputs: str = '["input_ids"]',
+    dtype: str = '"int64"',
+    shape: str = '["batch", "sequence"]',
+) -> str:
+    return TEXT.format(tokenizer=tokenizer, graph_inputs=graph_inputs, dtype=dtype, shape=shape)
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -98,6 +126,33 @@ def _edit(old: str, new: str) -> str:
             id="text-inputs-mismatch",
         ),
         pytest.param(
+            VALID.replace("[models.m.outputs.logits]", "[models.m.outputs.x]"),
+            "field 'outputs.x': has the name of an input",
+            id="output-named-like-input",
+        ),
+        pytest.param(
+            _edit('["batch", 3]', '["batch", "sequence", "sequence"]'),
+            "field 'inputs.x.shape'",
+            id="axis-named-twice",
+        ),
+        pytest.param(
+            _text(graph_inputs='["ids"]'), "field 'text.graph_inputs': ['ids']", id="text-input-unknown"
+        ),
+        pytest.param(
+            _text(shape='["batch", 16]'), "field 'inputs.input_ids.shape'", id="text-input-fixed-length"
+        ),
+        pytest.param(_text(dtype='"float32"'), "field 'inputs.input_ids.dtype'", id="text-input-float"),
+        pytest.param(
+            _text(tokenizer='"model.onnx"'), "field 'text.tokenizer_file'", id="tokenizer-overwrites-artifact"
+        ),
+        pytest.param(
+            _text(tokenizer='"manifest.json"'),
+            "field 'text.tokenizer_file'",
+            id="tokenizer-overwrites-manifest",
+        ),
+        pytest.param(_text(tokenizer='"../t.json"'), "field 'text.tokenizer_file'", id="tokenizer-path"),
+        pytest.param(_text(tokenizer='""'), "field 'text.tokenizer_file'", id="tokenizer-empty"),
+        pytest.param(
             VALID.replace("[models.m.outputs.logits]\n", "[models.m.outputs.logits]\nrank = 2\n"),
             "field 'outputs.logits.rank'",
             id="tensor-typo",
@@ -151,3 +206,14 @@ def test_shipped_registry_is_valid(repo_root: Path) -> None:
     minilm = registry.models["minilm"]
     assert minilm.gate.same_nearest_neighbour and minilm.gate.max_size_ratio == 0.30
     assert {t.name: t.shape for t in minilm.inputs}["input_ids"] == ("batch", "sequence")
+
+
+def test_valid_text_registry_loads(tmp_path: Path) -> None:
+    # GIVEN the text entry the bad-text cases above each break in one place
+    path = tmp_path / "models.toml"
+    path.write_text(_text(), encoding="utf-8")
+
+    # WHEN loaded THEN its tokenizer and token input are as declared
+    spec = load_registry(path).models["m"]
+    assert spec.text is not None and spec.text.tokenizer_file == "tokenizer.json"
+    assert spec.inputs[0].shape == ("batch", "sequence")

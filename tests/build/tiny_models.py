@@ -34,11 +34,17 @@ def _zeros(x: np.ndarray) -> np.ndarray:
     return np.zeros(len(x), dtype=np.int64)
 
 
-def mlp(calibrate: bool = True) -> ModelBundle:
-    """A well-behaved classifier: int8 keeps its predictions."""
+def mlp(calibrate: bool = True, golden_feeds_shifted: bool = False) -> ModelBundle:
+    """A well-behaved classifier: int8 keeps its predictions.
+
+    `golden_feeds_shifted`: the golden feeds are not what the golden request decodes to.
+    """
     torch.manual_seed(0)
     module = nn.Sequential(nn.Linear(FEATURES, 32), nn.ReLU(), nn.Linear(32, CLASSES))
-    return _classifier_bundle(module, _data(256), calibrate)
+    bundle = _classifier_bundle(module, _data(256), calibrate)
+    if golden_feeds_shifted:
+        bundle.golden_feeds = [{"x": feeds["x"] + 1.0} for feeds in bundle.golden_feeds]
+    return bundle
 
 
 def hostile() -> ModelBundle:

@@ -142,6 +142,21 @@ def test_body_over_the_limit_is_413_before_parsing(harness, serve):
     _assert_error(harness, encoded, 413, "BodyTooLargeError")
 
 
+def test_direct_invocation_measures_the_body_as_the_api_does(harness, serve):
+    # GIVEN the text function with a 3,000-byte body limit, and 8 strings of 150 "é" (2 UTF-8 bytes each)
+    serve("minilm", FNKIT_MAX_BODY_BYTES="3000")
+    body = {"inputs": ["é" * 150] * 8}
+    assert len(json.dumps(body, ensure_ascii=False).encode("utf-8")) < 3000 < len(json.dumps(body))
+
+    # WHEN it arrives through the HTTP API and as a direct invocation
+    api = harness.invoke(_post("minilm-http-api", json.dumps(body, ensure_ascii=False), raw=True))
+    direct = harness.invoke(body)
+
+    # THEN both accept it: the direct path does not count each "é" as a 6-byte \\u escape
+    assert api["statusCode"] == 200, api
+    assert direct.get("batch_size") == 8, direct
+
+
 def test_direct_invocation_errors_carry_the_status(harness, serve):
     # GIVEN the digits function invoked directly with a wrong shape
     serve("digits")
@@ -275,3 +290,29 @@ def test_values_the_graph_rejects_at_run_time_are_400(harness, serve):
     assert "bounds" not in bad["message"]
     records = [r for r in harness.logs() if r.get("error") == "ModelInputRejectedError"]
     assert records and "out of data bounds" in records[0]["cause"]
+
+
+@pytest.mark.parametrize(
+    ("env", "value"),
+    [
+        pytest.param({}, "3e38", id="finite-values-overflow-the-model"),
+        pytest.param({"allow_non_finite": True}, "NaN", id="nan-allowed-by-policy"),
+    ],
+)
+def test_inputs_that_drive_outputs_non_finite_are_400_not_500(harness, serve, model_copy, env, value):
+    # GIVEN the fp32 digits model, optionally with a manifest that lets NaN/inf inputs through
+    model_dir = model_copy("digits")
+    if env:
+        data = json.loads((model_dir / "manifest.json").read_text())
+        data["limits"].update(env)
+        (model_dir / "manifest.json").write_text(json.dumps(data))
+    serve("digits", model_dir=model_dir)
+
+    # WHEN a client sends pixels that its float32 logits cannot hold (finite 3e38, or NaN)
+    pixels = json.dumps({"inputs": np.full((1, 1, 8, 8), 1.0).tolist()}).replace("1.0", value)
+    response = harness.invoke(_post("digits-http-api", pixels, raw=True))
+
+    # THEN it is the client's error (400), not a server error a canary alarm would count
+    body = _assert_error(harness, response, 400, "InputValueError")
+    assert "NaN or infinity" in body["message"]
+    assert not any("ServerErrors" in d for d in harness.emf())

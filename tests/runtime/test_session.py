@@ -222,3 +222,37 @@ def test_profiling_logs_the_slowest_operators_and_ends_the_profile(harness, serv
     assert {op["op_type"] for op in operators} <= {"Flatten", "MatMul", "Add", "Gemm", "Reshape"}
     assert operators and all(op["calls"] >= 1 and op["total_us"] >= 0 for op in operators)
     assert set(Path(tempfile.gettempdir()).glob("fnkit-profile-*")) == before
+
+
+def test_manifest_signature_that_the_graph_does_not_take_is_a_load_error(harness, serve, model_copy):
+    # GIVEN a manifest whose input dtype is not the graph's (float64 declared, the graph takes float)
+    model_dir = model_copy("digits")
+    data = json.loads((model_dir / "manifest.json").read_text())
+    data["signature"]["inputs"][0]["dtype"] = "float64"
+    write_atomic(model_dir / "manifest.json", Manifest.from_dict(data).to_json().encode())
+    serve("digits", model_dir=model_dir)
+
+    # WHEN a well-formed prediction is requested
+    response = harness.invoke(load_event("digits-http-api"))
+
+    # THEN the function fails to load (500 with the metric), not a 400 blaming the client's input
+    _assert_load_failure(harness, response)
+    records = [r for r in harness.logs() if r.get("error") == "ModelLoadError"]
+    assert records and "tensor(float)" in records[0]["reason"]
+
+
+def test_text_manifest_without_a_tokenizer_sha256_is_a_load_error(harness, serve, model_copy):
+    # GIVEN a text model whose manifest does not vouch for its tokenizer, and a tokenizer changed since
+    model_dir = model_copy("minilm")
+    data = json.loads((model_dir / "manifest.json").read_text())
+    data["text"]["tokenizer_sha256"] = ""
+    write_atomic(model_dir / "manifest.json", Manifest.from_dict(data).to_json().encode())
+    tokenizer = model_dir / "tokenizer.json"
+    tokenizer.write_text(tokenizer.read_text().replace('"[UNK]"', '"[UNKNOWN]"', 1))
+    serve("minilm", model_dir=model_dir)
+
+    # WHEN a prediction is requested
+    response = harness.invoke(load_event("minilm-http-api"))
+
+    # THEN the unverifiable tokenizer is not used: a ModelLoadError
+    _assert_load_failure(harness, response)
