@@ -1,13 +1,19 @@
 """Promotion test fixtures: a moto account with an Image function, its versions and a `live` alias,
 a fake clock whose sleep advances virtual time (no test sleeps for real), and helpers that publish
-per-version AWS/Lambda metrics the way Lambda does (FunctionName, Resource, ExecutedVersion).
+per-version AWS/Lambda metrics the way Lambda does (FunctionName, Resource, ExecutedVersion) and the
+function's EMF ServerErrors the way its powertools Metrics do (service, model, function_version).
 
 moto 5.2.5 gaps these tests work around:
 - moto's get_metric_data cannot compute percentile statistics (p99 raises inside moto), so the p99
   part of a query is answered by `P99CloudWatch`, a thin wrapper that serves only the `p99` queries
   from a table and passes every other query to moto unchanged.
-- moto matches metric dimensions as an ordered list (real CloudWatch does not), so `put_version_metrics`
-  uses the reader's own `dimensions()` order.
+- moto matches metric dimensions as an ordered list (real CloudWatch does not): it "sorts" both lists
+  with a broken `Dimension.__lt__`, so only the same order matches reliably. `put_version_metrics` and
+  `put_server_errors` therefore use the reader's own `dimensions()` order (for EMF: service, model,
+  function_version, the order of template.yaml's alarms).
+- when a query has dimensions, moto's get_metric_data ignores its namespace (it matches metric name
+  and dimensions only), so these tests cannot show the EMF namespace is honoured: the exact request,
+  namespace included, is checked with botocore's Stubber in test_metrics_gates.py.
 - moto never changes an alias's RevisionId and does not validate routing weights: those contracts are
   tested with botocore's Stubber in test_alias_contract.py.
 """
@@ -26,7 +32,7 @@ import boto3
 import pytest
 from fnkit_ops.promote import cli as promote_cli
 from fnkit_ops.promote.config import Dependencies
-from fnkit_ops.promote.metrics import CloudWatchMetricsReader
+from fnkit_ops.promote.metrics import CloudWatchMetricsReader, EmfErrorSource
 from moto import mock_aws
 
 REGION = "us-east-1"
@@ -34,6 +40,9 @@ FUNCTION = "fnkit-digits"
 ALIAS = "live"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fnkit-digits:{tag}"
 ALARM = "fnkit-digits-errors"
+EMF = EmfErrorSource(namespace="fnkit", service="fnkit", model="digits")
+"""The stack's EMF source: POWERTOOLS_METRICS_NAMESPACE fnkit, service = stack name, the model."""
+EMF_FLAGS = ("--emf-namespace", EMF.namespace, "--emf-service", EMF.service, "--emf-model", EMF.model)
 
 
 @pytest.fixture
@@ -154,6 +163,22 @@ def put_version_metrics(
     cw.put_metric_data(Namespace="AWS/Lambda", MetricData=data)
 
 
+def put_server_errors(cw: Any, version: str, at: datetime, count: int, source: EmfErrorSource = EMF) -> None:
+    """Publish what the function's EMF document carries when `version` answered `count` 5xx."""
+    cw.put_metric_data(
+        Namespace=source.namespace,
+        MetricData=[
+            {
+                "MetricName": "ServerErrors",
+                "Dimensions": source.dimensions(version),
+                "Value": float(count),
+                "Unit": "Count",
+                "Timestamp": at,
+            }
+        ],
+    )
+
+
 class P99CloudWatch:
     """moto's CloudWatch client, except `p99` queries, which moto cannot compute: those are answered
     from `p99_ms[version]` (no value when the version is absent). Everything else goes to moto."""
@@ -187,6 +212,16 @@ def traffic(cw: Any, per_poll: dict[str, tuple[int, int]]) -> Callable[[FakeCloc
     def hook(clock: FakeClock) -> None:
         for version, (invocations, errors) in per_poll.items():
             put_version_metrics(cw, version, clock.now - timedelta(seconds=1), invocations, errors)
+
+    return hook
+
+
+def server_error_traffic(cw: Any, per_poll: dict[str, int]) -> Callable[[FakeClock], None]:
+    """A sleep hook: after each sleep, each version reports that many EMF ServerErrors."""
+
+    def hook(clock: FakeClock) -> None:
+        for version, count in per_poll.items():
+            put_server_errors(cw, version, clock.now - timedelta(seconds=1), count)
 
     return hook
 
@@ -261,5 +296,16 @@ def steady_traffic(stack: Stack, clock: FakeClock) -> Callable[[dict[str, tuple[
 
     def install(per_poll: dict[str, tuple[int, int]]) -> None:
         clock.on_sleep.append(traffic(stack.cw, per_poll))
+
+    return install
+
+
+@pytest.fixture
+def steady_server_errors(stack: Stack, clock: FakeClock) -> Callable[[dict[str, int]], None]:
+    """`steady_server_errors({version: count})`: that many EMF ServerErrors after every sleep (5xx
+    answers the handler returned: Lambda counted those invocations as successes)."""
+
+    def install(per_poll: dict[str, int]) -> None:
+        clock.on_sleep.append(server_error_traffic(stack.cw, per_poll))
 
     return install

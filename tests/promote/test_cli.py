@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from fnkit_ops.promote import cli
+from fnkit_ops.promote.metrics import EmfErrorSource
 
 
 def test_cli_module_is_cheap_to_import():
@@ -49,6 +50,19 @@ def test_thresholds_can_be_switched_off():
     )
     gates = cli.config_from_args(args).gates
     assert gates.max_p99_ratio is None and gates.max_error_rate_delta is None and not gates.with_latency
+
+
+def test_emf_flags_name_the_server_errors_source():
+    # WHEN parsing the three --emf-* flags
+    args = _parse(
+        "--function", "fn", "--version", "3",
+        "--emf-namespace", "fnkit", "--emf-service", "my-stack", "--emf-model", "digits",
+    )  # fmt: skip
+
+    # THEN the gates read ServerErrors from there; without them, from nowhere
+    gates = cli.config_from_args(args).gates
+    assert gates.emf == EmfErrorSource(namespace="fnkit", service="my-stack", model="digits")
+    assert cli.config_from_args(_parse("--function", "fn", "--version", "3")).gates.emf is None
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
-"""The per-version CloudWatch query (exact request, via Stubber: the dimension set is the contract)
-and the gate verdicts as pure functions."""
+"""The per-version CloudWatch query (exact request, via Stubber: the dimension set is the contract;
+for the EMF ServerErrors, the namespace too, which moto does not match) and the gate verdicts as pure
+functions."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from fnkit_ops.promote.gates import (
     judge_alarms,
     judge_health,
 )
-from fnkit_ops.promote.metrics import CloudWatchMetricsReader, VersionMetrics, window
+from fnkit_ops.promote.metrics import CloudWatchMetricsReader, EmfErrorSource, VersionMetrics, window
 
 START = datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC)
 END = datetime(2026, 1, 1, 12, 4, 10, tzinfo=UTC)
@@ -106,6 +107,70 @@ def test_reader_queries_each_version_by_executed_version_and_pages():
     assert numbers["2"] == VersionMetrics("2", 40.0, 2.0, 120.0)
     assert numbers["1"] == VersionMetrics("1", 360.0, 0.0, 100.0)
     assert numbers["2"].error_rate == 0.05
+
+
+def _server_errors_query(version: str, period: int) -> dict[str, object]:
+    return {
+        "Id": f"srv_v{version}",
+        "MetricStat": {
+            "Metric": {
+                "Namespace": "fnkit",
+                "MetricName": "ServerErrors",
+                "Dimensions": [
+                    {"Name": "service", "Value": "fnkit"},
+                    {"Name": "model", "Value": "digits"},
+                    {"Name": "function_version", "Value": version},
+                ],
+            },
+            "Period": period,
+            "Stat": "Sum",
+        },
+        "ReturnData": True,
+    }
+
+
+def test_reader_adds_emf_server_errors_to_lambda_errors_in_the_same_call():
+    # GIVEN CloudWatch holding 2 Lambda Errors and 30 ServerErrors for version 2, none for version 1
+    client = boto3.client(
+        "cloudwatch", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+    )
+    queries = [
+        query
+        for version in ("2", "1")
+        for query in (
+            _query("inv", "Invocations", "Sum", version, 300),
+            _query("err", "Errors", "Sum", version, 300),
+            _server_errors_query(version, 300),
+        )
+    ]
+    expected = {
+        "MetricDataQueries": queries,
+        "StartTime": datetime(2026, 1, 1, 12, 0, tzinfo=UTC),
+        "EndTime": datetime(2026, 1, 1, 12, 5, tzinfo=UTC),
+    }
+    results = [
+        {"Id": "inv_v2", "Values": [40.0], "StatusCode": "Complete"},
+        {"Id": "err_v2", "Values": [2.0], "StatusCode": "Complete"},
+        {"Id": "srv_v2", "Values": [30.0], "StatusCode": "Complete"},
+        {"Id": "inv_v1", "Values": [360.0], "StatusCode": "Complete"},
+        {"Id": "err_v1", "Values": [], "StatusCode": "Complete"},
+        {"Id": "srv_v1", "Values": [], "StatusCode": "Complete"},
+    ]
+    emf = EmfErrorSource(namespace="fnkit", service="fnkit", model="digits")
+    with Stubber(client) as stubber:
+        stubber.add_response("get_metric_data", {"MetricDataResults": results}, expected)
+
+        # WHEN reading both versions with the EMF source
+        numbers = CloudWatchMetricsReader(client, "fn", "live", emf=emf).read(
+            ["2", "1"], START, END, with_latency=False
+        )
+
+        # THEN one call, with the ServerErrors of each version by function_version
+        stubber.assert_no_pending_responses()
+    assert numbers["2"] == VersionMetrics("2", 40.0, 32.0, None, server_errors=30.0)
+    assert numbers["2"].lambda_errors == 2.0 and numbers["2"].error_rate == 0.8
+    # AND no ServerErrors data is zero errors, not unknown
+    assert numbers["1"] == VersionMetrics("1", 360.0, 0.0, None, server_errors=0.0)
 
 
 def test_reader_skips_the_latency_query_when_no_latency_gate_is_on():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import re
 import tomllib
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
+from fnkit_ops.promote import cli
 
 WORKFLOW = Path(__file__).resolve().parents[2] / ".github" / "workflows" / "deploy.yml"
 
@@ -112,3 +114,51 @@ def test_models_in_the_matrix_match_the_registry(workflow: dict[str, Any]):
     registry = tomllib.loads((WORKFLOW.parents[2] / "models.toml").read_text(encoding="utf-8"))
     models = [entry["model"] for entry in workflow["jobs"]["promote"]["strategy"]["matrix"]["include"]]
     assert sorted(models) == sorted(registry["models"])
+
+
+def _promote_step(workflow: dict[str, Any]) -> dict[str, Any]:
+    [step] = [s for s in _steps(workflow, "promote") if "fnkit promote" in s.get("run", "")]
+    return step
+
+
+def _resolve(workflow: dict[str, Any], step: dict[str, Any], variable: str) -> str:
+    """A `$NAME` in the step's script → its value from the step's env, else the workflow's."""
+    value = step.get("env", {}).get(variable, workflow["env"].get(variable))
+    assert value is not None, f"${variable} is set neither in the step nor in the workflow"
+    return str(value)
+
+
+def test_promote_counts_the_functions_5xx_answers_from_emf(workflow: dict[str, Any]):
+    # GIVEN the promote command and the template the stack is deployed from
+    step = _promote_step(workflow)
+    template = (WORKFLOW.parents[2] / "template.yaml").read_text(encoding="utf-8")
+    flags = dict(re.findall(r'--emf-(namespace|service|model)\s+"\$(\w+)"', step["run"]))
+
+    # THEN all three --emf-* flags are passed
+    assert sorted(flags) == ["model", "namespace", "service"]
+    # AND the namespace is the functions' POWERTOOLS_METRICS_NAMESPACE
+    namespace = re.search(r"^\s+POWERTOOLS_METRICS_NAMESPACE:\s*(\S+)", template, re.MULTILINE)
+    assert namespace is not None
+    assert _resolve(workflow, step, flags["namespace"]) == namespace.group(1)
+    # AND the service is the stack name the deploy job deployed (POWERTOOLS_SERVICE_NAME is the stack name)
+    assert re.search(r"^\s+POWERTOOLS_SERVICE_NAME:\s*!Ref AWS::StackName\b", template, re.MULTILINE)
+    assert _resolve(workflow, step, flags["service"]) == "${{ needs.deploy.outputs.stack }}"
+    deploy = _runs(workflow, "deploy")
+    assert '--stack-name "$STACK_NAME"' in deploy and 'echo "stack=$STACK_NAME"' in deploy
+    # AND the model is the matrix's model
+    assert _resolve(workflow, step, flags["model"]) == "${{ matrix.model }}"
+
+
+def test_promote_command_uses_only_options_fnkit_promote_accepts(workflow: dict[str, Any]):
+    # GIVEN the options `fnkit promote` defines
+    parser = argparse.ArgumentParser()
+    cli.add_arguments(parser)
+    known = set(parser._option_string_actions)
+
+    # WHEN reading the options the workflow passes
+    command = _promote_step(workflow)["run"].split("fnkit promote", 1)[1]
+    used = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", command))
+
+    # THEN each one exists (a renamed flag would otherwise fail only in CI)
+    assert used and used <= known, used - known
+    assert {"--emf-namespace", "--emf-service", "--emf-model"} <= used

@@ -26,6 +26,13 @@ from fnkit_ops.promote.constants import (
 
 if TYPE_CHECKING:
     from fnkit_ops.promote.config import Dependencies, PromotionConfig
+    from fnkit_ops.promote.metrics import EmfErrorSource
+
+_EMF_FLAGS = (
+    ("--emf-namespace", "emf_namespace"),
+    ("--emf-service", "emf_service"),
+    ("--emf-model", "emf_model"),
+)
 
 
 def _optional_float(text: str) -> float | None:
@@ -102,6 +109,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MAX_P99_RATIO,
         help="new p99 / old p99 ceiling, or off (default %(default)s)",
     )
+    emf = parser.add_argument_group(
+        "function's own 5xx count (all three or none)",
+        "add the function's EMF ServerErrors to Lambda's Errors per version: the handler answers 5xx "
+        "instead of raising, so Lambda's Errors alone never sees a version that fails every request",
+    )
+    emf.add_argument(
+        "--emf-namespace",
+        metavar="NS",
+        help="the function's POWERTOOLS_METRICS_NAMESPACE (the stack uses fnkit)",
+    )
+    emf.add_argument(
+        "--emf-service",
+        metavar="SERVICE",
+        help="the `service` dimension: the function's POWERTOOLS_SERVICE_NAME (the stack name)",
+    )
+    emf.add_argument("--emf-model", metavar="MODEL", help="the `model` dimension: the served model's name")
     gates.add_argument(
         "--smoke-manifest",
         type=Path,
@@ -125,6 +148,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run_group.add_argument("--dry-run", action="store_true", help="check and print the plan; change nothing")
 
 
+def emf_from_args(args: argparse.Namespace) -> EmfErrorSource | None:
+    """The EMF ServerErrors source when all three --emf-* flags are given, None when none is."""
+    from fnkit_ops.promote.exceptions import PromoteUsageError
+    from fnkit_ops.promote.metrics import EmfErrorSource
+
+    values = {flag: getattr(args, dest, None) for flag, dest in _EMF_FLAGS}
+    missing = [flag for flag, value in values.items() if value is None]
+    if len(missing) == len(values):
+        return None
+    if missing:
+        raise PromoteUsageError(
+            "--emf-namespace, --emf-service and --emf-model go together; missing " + ", ".join(missing)
+        )
+    return EmfErrorSource(args.emf_namespace, args.emf_service, args.emf_model)
+
+
 def config_from_args(args: argparse.Namespace) -> PromotionConfig:
     from fnkit_ops.promote.config import PromotionConfig, ResumePolicy
     from fnkit_ops.promote.gates import GateConfig, InsufficientDataPolicy, InsufficientTrafficPolicy
@@ -139,6 +178,7 @@ def config_from_args(args: argparse.Namespace) -> PromotionConfig:
         max_error_rate_delta=args.max_error_rate_delta,
         max_p99_ms=args.max_p99_ms,
         max_p99_ratio=args.max_p99_ratio,
+        emf=emf_from_args(args),
     )
     return PromotionConfig(
         function=args.function,

@@ -36,5 +36,11 @@ LATENCY_STAT: Final = "p99"
 DIM_FUNCTION_NAME: Final = "FunctionName"
 DIM_RESOURCE: Final = "Resource"
 DIM_EXECUTED_VERSION: Final = "ExecutedVersion"
+# The function's own EMF counts (fnkit_runtime.observability): `ServerErrors` (5xx answers, which
+# Lambda's Errors never sees because the handler catches every exception) in the namespace
+# POWERTOOLS_METRICS_NAMESPACE, with dimensions service (POWERTOOLS_SERVICE_NAME, added by
+# powertools), model and function_version. Metric and the last two names: fnkit_runtime.constants.
+DIM_EMF_SERVICE: Final = "service"
+EMF_STAT: Final = "Sum"
 
 REPORT_SCHEMA_VERSION: Final = 1

@@ -15,6 +15,9 @@ Health of the new version alone (ExecutedVersion metrics, see metrics.py):
   rate in the same window by more than `max_error_rate_delta`, or p99 Duration exceeds `max_p99_ms`,
   or `max_p99_ratio` times the old version's p99. Comparisons with the old version are made only
   when the old version also has `min_invocations` in the window.
+- A version's errors are Lambda's Errors, plus the function's EMF ServerErrors (5xx answers) when
+  `emf` says where they are (`--emf-namespace/--emf-service/--emf-model`): without it, a version
+  that answers 500 to every request looks healthy, since the handler catches every exception.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ from fnkit_ops.promote.constants import (
     DEFAULT_MIN_INVOCATIONS,
 )
 from fnkit_ops.promote.exceptions import AlarmNotFoundError, PromoteUsageError
-from fnkit_ops.promote.metrics import CloudWatchClient, VersionMetrics
+from fnkit_ops.promote.metrics import CloudWatchClient, EmfErrorSource, VersionMetrics
 
 
 class Verdict(StrEnum):
@@ -69,6 +72,8 @@ class GateConfig:
     max_error_rate_delta: float | None = DEFAULT_MAX_ERROR_RATE_DELTA
     max_p99_ms: float | None = None
     max_p99_ratio: float | None = DEFAULT_MAX_P99_RATIO
+    emf: EmfErrorSource | None = None
+    """Where the function's EMF ServerErrors are; None = judge Lambda's Errors alone."""
 
     def __post_init__(self) -> None:
         if self.min_invocations < 1:
@@ -98,6 +103,7 @@ class GateConfig:
             "max_error_rate_delta": self.max_error_rate_delta,
             "max_p99_ms": self.max_p99_ms,
             "max_p99_ratio": self.max_p99_ratio,
+            "emf_server_errors": self.emf.to_dict() if self.emf else None,
         }
 
 
@@ -180,7 +186,7 @@ def _error_failures(new: VersionMetrics, old: VersionMetrics | None, config: Gat
     if new.error_rate > config.max_error_rate:
         failures.append(
             f"version {new.version} error rate {new.error_rate:.2%} "
-            f"({new.errors:g}/{new.invocations:g}) > --max-error-rate {config.max_error_rate:.2%}"
+            f"({_errors(new)}/{new.invocations:g}) > --max-error-rate {config.max_error_rate:.2%}"
         )
     delta = config.max_error_rate_delta
     if old is not None and delta is not None and new.error_rate > old.error_rate + delta:
@@ -189,6 +195,16 @@ def _error_failures(new: VersionMetrics, old: VersionMetrics | None, config: Gat
             f"{old.error_rate:.2%} by more than --max-error-rate-delta {delta:.2%}"
         )
     return failures
+
+
+def _errors(numbers: VersionMetrics) -> str:
+    """`2`, or `50 = 2 Lambda Errors + 48 ServerErrors` when EMF errors were read."""
+    if numbers.server_errors is None:
+        return f"{numbers.errors:g}"
+    return (
+        f"{numbers.errors:g} = {numbers.lambda_errors:g} Lambda Errors "
+        f"+ {numbers.server_errors:g} ServerErrors"
+    )
 
 
 def _latency_failures(new: VersionMetrics, old: VersionMetrics | None, config: GateConfig) -> list[str]:

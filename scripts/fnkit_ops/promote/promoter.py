@@ -48,7 +48,7 @@ class Promoter:
         self.deps = deps
         self.alias = AliasClient(deps.lambda_client, config.function, config.alias)
         self.metrics: MetricsReader = deps.metrics or CloudWatchMetricsReader(
-            deps.cloudwatch, config.function, config.alias
+            deps.cloudwatch, config.function, config.alias, emf=config.gates.emf
         )
         self.report = Report(
             function=config.function,
@@ -275,8 +275,9 @@ def _summary(numbers: VersionMetrics | None) -> str:
     if numbers is None:
         return "-"
     p99 = f"{numbers.p99_ms:.0f}ms" if numbers.p99_ms is not None else "-"
+    emf = f" [{numbers.server_errors:g} 5xx]" if numbers.server_errors is not None else ""
     return (
-        f"v{numbers.version} {numbers.invocations:g} inv {numbers.errors:g} err "
+        f"v{numbers.version} {numbers.invocations:g} inv {numbers.errors:g} err{emf} "
         f"({numbers.error_rate:.1%}) p99 {p99}"
     )
 
