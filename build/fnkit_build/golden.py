@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 from fnkit_runtime.exceptions import ModelLoadError, RequestError
-from fnkit_runtime.manifest import GoldenSample, Limits, TensorSpec, TextSpec, sha256_file
+from fnkit_runtime.manifest import GoldenSample, TensorSpec, TextSpec, sha256_file
 
 from fnkit_build.exceptions import FactoryError
 from fnkit_build.registry import ModelSpec
@@ -34,12 +34,7 @@ def _served(spec: ModelSpec, bundle: ModelBundle, request: dict[str, Any]) -> Fe
     from fnkit_runtime.validation import check_batch, check_body, check_body_size, validate_tensors
 
     signature = [TensorSpec(t.name, t.dtype, list(t.shape)) for t in spec.inputs]
-    limits = Limits(
-        max_batch=spec.limits.max_batch,
-        max_body_bytes=spec.limits.max_body_bytes,
-        max_text_chars=spec.limits.max_text_chars,
-        allow_non_finite=spec.limits.allow_non_finite,
-    )
+    limits = spec.limits
     body = check_body(request)
     check_body_size(len(json.dumps(body).encode("utf-8")), limits)
     if spec.text is None:

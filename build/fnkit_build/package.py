@@ -21,7 +21,6 @@ from fnkit_runtime.manifest import (
     FunctionSettings,
     GateInfo,
     GoldenSample,
-    Limits,
     Manifest,
     Signature,
     TensorSpec,
@@ -83,12 +82,7 @@ def make_manifest(
         signature=Signature(
             inputs=[_tensor(t) for t in spec.inputs], outputs=[_tensor(t) for t in spec.outputs]
         ),
-        limits=Limits(
-            max_batch=spec.limits.max_batch,
-            max_body_bytes=spec.limits.max_body_bytes,
-            max_text_chars=spec.limits.max_text_chars,
-            allow_non_finite=spec.limits.allow_non_finite,
-        ),
+        limits=spec.limits,
         function=FunctionSettings(memory_mb=spec.function.memory_mb, architecture=spec.function.architecture),
         gate=GateInfo(
             metric=spec.gate.metric,

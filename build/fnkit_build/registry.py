@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fnkit_runtime.manifest import TEXT_GRAPH_INPUTS
+from fnkit_runtime.manifest import TEXT_GRAPH_INPUTS, Limits
 
 from fnkit_build.exceptions import ModelNotFoundError, RegistryError
 
@@ -84,14 +84,6 @@ class FunctionDecl:
 
 
 @dataclass(frozen=True)
-class LimitsDecl:
-    max_batch: int = 64
-    max_body_bytes: int = 1_048_576
-    max_text_chars: int = 2_000
-    allow_non_finite: bool = False
-
-
-@dataclass(frozen=True)
 class TextDecl:
     tokenizer_file: str
     max_length: int
@@ -110,7 +102,8 @@ class ModelSpec:
     function: FunctionDecl
     quantization: tuple[str, ...] = ()
     labels: tuple[str, ...] | None = None
-    limits: LimitsDecl = field(default_factory=LimitsDecl)
+    limits: Limits = field(default_factory=Limits)
+    """The manifest's own Limits: one definition of the fields and their defaults."""
     text: TextDecl | None = None
     factory_args: Mapping[str, Any] = field(default_factory=dict)
     source: Path = Path("models.toml")
@@ -320,15 +313,15 @@ def _labels(entry: _Entry, task: str, outputs: tuple[TensorDecl, ...]) -> tuple[
     return tuple(labels)
 
 
-def _limits(entry: _Entry) -> LimitsDecl:
+def _limits(entry: _Entry) -> Limits:
     fields = ("max_batch", "max_body_bytes", "max_text_chars")
     entry.keys("limits", (*fields, "allow_non_finite"))
-    values = {key: entry.get(f"limits.{key}", int, getattr(LimitsDecl, key)) for key in fields}
+    values = {key: entry.get(f"limits.{key}", int, getattr(Limits, key)) for key in fields}
     for key, value in values.items():
         if value <= 0:
             raise entry.fail(f"limits.{key}", f"{value} is not positive")
     allow = entry.get("limits.allow_non_finite", bool, False)
-    return LimitsDecl(**values, allow_non_finite=allow)
+    return Limits(**values, allow_non_finite=allow)
 
 
 def _text(entry: _Entry, inputs: tuple[TensorDecl, ...]) -> TextDecl | None:
