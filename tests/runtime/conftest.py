@@ -3,13 +3,15 @@
 The models are built with `onnx.helper` (no torch, no real build): a linear digits classifier on
 [batch, 1, 8, 8] and a tiny "text" model that mean-pools token embeddings, served with the real
 MiniLM tokenizer.json. Their weights are kept so tests compute the expected outputs with numpy.
+
+The powertools defaults these tests expect are set in tests/conftest.py, before any test module is
+collected (several areas import fnkit_runtime.observability, which reads them once).
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import shutil
 import sys
 import uuid
@@ -19,14 +21,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
-
-# powertools reads these when fnkit_runtime.observability is first imported: set them before that.
-os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "fnkit-test")
-os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "fnkit-test-service")
-os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-
 import onnx
+import pytest
 from fnkit_runtime.manifest import (
     ArtifactInfo,
     CandidateResult,
