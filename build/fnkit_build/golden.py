@@ -19,7 +19,7 @@ from fnkit_runtime.manifest import GoldenSample, TensorSpec, TextSpec, sha256_fi
 
 from fnkit_build.exceptions import FactoryError
 from fnkit_build.registry import ModelSpec
-from fnkit_build.runner import open_session, run_session
+from fnkit_build.runner import open_served_session, run_session
 from fnkit_build.types import Array, Feeds, ModelBundle
 
 QUANTIZED_ATOL = 2e-3
@@ -98,7 +98,7 @@ def golden_samples(
 
     An offline-optimized artifact runs with no further graph passes, as the function loads it.
     """
-    session = open_session(artifact, threads=1, level="disable" if optimized else "all")
+    session = open_served_session(artifact, optimized=optimized)
     atol = max(spec.tolerance.atol, QUANTIZED_ATOL) if quantized else spec.tolerance.atol
     rtol = max(spec.tolerance.rtol, QUANTIZED_RTOL) if quantized else spec.tolerance.rtol
     samples = []

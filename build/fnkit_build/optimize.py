@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fnkit_build.parity import compare
 from fnkit_build.registry import ModelSpec, Tolerance
-from fnkit_build.runner import open_session, run_session
+from fnkit_build.runner import open_served_session, open_session, run_session
 from fnkit_build.types import Feeds
 
 LEVEL = "extended"
@@ -34,8 +34,8 @@ def optimize_offline(
     """Write an offline-optimized copy of `source` to `target` and verify it; fall back to `source`."""
     try:
         open_session(source, threads=1, optimized_path=target, level=LEVEL)
-        # as the function loads an optimized file: no further graph passes (ORT_DISABLE_ALL)
-        optimized = run_session(open_session(target, threads=1, level="disable"), feeds, spec)
+        # as the function loads an optimized file
+        optimized = run_session(open_served_session(target, optimized=True), feeds, spec)
     except Exception as exc:
         return OptimizeOutcome(
             source, False, f"optimized file unusable ({type(exc).__name__}: {exc}); kept raw"

@@ -33,16 +33,30 @@ def open_session(path: Path, threads: int = 1, optimized_path: Path | None = Non
     """An ONNX Runtime CPU session with fixed thread counts (1 by default, as Lambda's small sizes)."""
     import onnxruntime as ort
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 3
-    options.graph_optimization_level = {
+    levels = {
         "disable": ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
         "basic": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
         "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
         "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
-    }[level]
+    }
+    return _session(path, threads, levels[level], optimized_path)
+
+
+def open_served_session(path: Path, *, optimized: bool, threads: int = 1) -> Any:
+    """A session at the graph level the function itself uses for this artifact (`fnkit_runtime`)."""
+    from fnkit_runtime.session import graph_optimization_level
+
+    return _session(path, threads, graph_optimization_level(optimized), None)
+
+
+def _session(path: Path, threads: int, level: Any, optimized_path: Path | None) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    options.graph_optimization_level = level
     if optimized_path is not None:
         options.optimized_model_filepath = str(optimized_path)
     return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])

@@ -59,17 +59,22 @@ def input_rejections() -> Iterator[None]:
         ) from exc
 
 
+def graph_optimization_level(optimized: bool) -> ort.GraphOptimizationLevel:
+    """No graph passes on an offline-optimized file (it already had them); all of them otherwise.
+
+    The build verifies artifacts and computes golden outputs under this same level.
+    """
+    level = ort.GraphOptimizationLevel
+    return level.ORT_DISABLE_ALL if optimized else level.ORT_ENABLE_ALL
+
+
 def session_options(config: RuntimeConfig, manifest: Manifest) -> ort.SessionOptions:
     """Explicit thread counts (never os.cpu_count()); no graph passes on an offline-optimized file."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = config.intra_op_threads
     options.inter_op_num_threads = config.inter_op_threads
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.graph_optimization_level = (
-        ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        if manifest.artifact.optimized
-        else ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    )
+    options.graph_optimization_level = graph_optimization_level(manifest.artifact.optimized)
     options.log_severity_level = 3
     return options
 

@@ -10,24 +10,24 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import pytest
-from fnkit_build import golden, optimize
+from fnkit_build import golden, optimize, runner
 from fnkit_build.export import export_onnx
 from fnkit_build.factory import load_bundle
 from fnkit_build.registry import load_registry
-from fnkit_build.runner import open_session
 from fnkit_runtime.config import RuntimeConfig
 from fnkit_runtime.session import session_options
 
 
-def _spy(module: Any, monkeypatch: pytest.MonkeyPatch) -> list[tuple[Path, str]]:
-    """Record (file, optimization level) of every session `module` opens."""
-    calls: list[tuple[Path, str]] = []
+def _spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Path, Any]]:
+    """Record (file, graph optimization level) of every session the build opens."""
+    calls: list[tuple[Path, Any]] = []
+    real = runner._session
 
-    def spy(path: Path, threads: int = 1, optimized_path: Path | None = None, level: str = "all") -> Any:
+    def spy(path: Path, threads: int, level: Any, optimized_path: Path | None) -> Any:
         calls.append((Path(path), level))
-        return open_session(path, threads, optimized_path, level)
+        return real(path, threads, level, optimized_path)
 
-    monkeypatch.setattr(module, "open_session", spy)
+    monkeypatch.setattr(runner, "_session", spy)
     return calls
 
 
@@ -39,20 +39,24 @@ def test_optimized_artifact_is_verified_and_golden_run_as_the_function_loads_it(
     bundle = load_bundle(spec)
     source, target = tmp_path / "fp32.onnx", tmp_path / "optimized.onnx"
     export_onnx(bundle.module, bundle.example_inputs, spec, source)
-    optimize_calls, golden_calls = _spy(optimize, monkeypatch), _spy(golden, monkeypatch)
+    calls = _spy(monkeypatch)
 
     # WHEN it is optimized offline and its golden samples are recorded
     outcome = optimize.optimize_offline(
         source, target, spec, feeds=bundle.eval_inputs, tolerance=spec.tolerance, max_bytes=None
     )
+    optimize_calls = list(calls)
+    calls.clear()
     samples = golden.golden_samples(
         spec, target, bundle.golden_requests, bundle.golden_feeds, quantized=False, optimized=True
     )
+    golden_calls = list(calls)
 
     # THEN the optimized file is verified and run with no graph passes (the function's ORT_DISABLE_ALL)
     assert outcome.optimized
-    assert (target, "disable") in optimize_calls
-    assert golden_calls == [(target, "disable")]
+    no_passes = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+    assert (target, no_passes) in optimize_calls
+    assert golden_calls == [(target, no_passes)]
     # AND the function's own session options reproduce the golden outputs
     config = RuntimeConfig(model_name="m", model_dir=tmp_path, intra_op_threads=1)
     options = session_options(config, SimpleNamespace(artifact=SimpleNamespace(optimized=True)))  # type: ignore[arg-type]
