@@ -2,8 +2,9 @@
 
 Everything is staged in a temporary folder beside the destination and swapped in with renames, so
 the function's image never picks up a half-written artifact: the folder holds either the previous
-complete build or the new complete one. The manifest is deterministic apart from `created_at` and the
-measured latencies (same inputs give the same artifact bytes, the same sha256, the same numbers).
+complete build or the new complete one. The manifest is deterministic: same inputs give the same
+artifact bytes, the same sha256, the same manifest bytes, so the image's inputs do not change. What the
+build measured (time, latencies) goes to the build report beside the folder (`buildreport`).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from pathlib import Path
 
 from fnkit_runtime.manifest import (
@@ -96,7 +96,6 @@ def make_manifest(
                 bytes=e.bytes,
                 metric=e.metric,
                 passed=e.passed,
-                latency_ms_p50=round(e.latency_ms_p50, 4),
                 reason="; ".join(e.reasons),
                 extra=dict(sorted(e.extra.items())),
             )
@@ -105,7 +104,6 @@ def make_manifest(
         golden=golden,
         labels=list(spec.labels) if spec.labels else None,
         text=text,
-        created_at=datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 
 from fnkit_runtime.manifest import Manifest
 
+from fnkit_build.buildreport import make_build_report, write_build_report
 from fnkit_build.export import export_onnx, opset_of
 from fnkit_build.factory import load_bundle
 from fnkit_build.gate import Evaluation, choose, evaluate
@@ -124,6 +125,7 @@ def build_model(spec: ModelSpec, options: BuildOptions) -> BuildResult:
                 extra_files=extra,
             )
             model_dir = write_model_dir(options.out, manifest, artifact, extra)
+            write_build_report(model_dir, make_build_report(manifest, evaluations))
             p.detail = f"{model_dir} ({manifest.artifact.bytes:,} bytes, sha256 {manifest.model_version})"
     return BuildResult(model_dir, manifest, evaluations[0], chosen, time.perf_counter() - started)
 

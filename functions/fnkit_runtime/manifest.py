@@ -2,6 +2,10 @@
 
 `fnkit build` writes `manifest.json` beside the artifact; the function reads it to verify the artifact
 and validate requests; `fnkit promote` replays its golden samples; `fnkit bench` reads its candidates.
+The manifest goes into the image, so it holds only functions of the build's inputs: two builds of the
+same model and code give the same bytes, hence the same image and no new version to canary. What the
+build measured (its time, the candidates' latencies) is in `build-report.json` beside the model folder
+(`fnkit_build.buildreport`), which no image copies.
 
 Change it deliberately: any change to the shape bumps `SCHEMA_VERSION`, and readers reject a version
 they do not know. This module has no dependency beyond the standard library, so every side can use it.
@@ -18,8 +22,9 @@ from typing import Any
 
 from fnkit_runtime.exceptions import ManifestError
 
-SCHEMA_VERSION = 1
-"""Bump on any change to the manifest's shape."""
+SCHEMA_VERSION = 2
+"""Bump on any change to the manifest's shape. 2: `created_at` and the candidates' `latency_ms_p50`
+moved out to the build report."""
 
 TASKS = ("classification", "embedding", "tensor")
 DTYPES = ("float32", "float16", "float64", "int64", "int32", "int8", "uint8", "bool", "string")
@@ -103,14 +108,13 @@ class ArtifactInfo:
 
 @dataclass(frozen=True)
 class CandidateResult:
-    """One quantization candidate as the gate saw it."""
+    """One quantization candidate as the gate saw it (its measured latency is in the build report)."""
 
     name: str
     """e.g. fp32, int8-dynamic, int8-dynamic-per-channel, int8-static-qdq."""
     bytes: int
     metric: float
     passed: bool
-    latency_ms_p50: float
     reason: str = ""
     extra: dict[str, float] = field(default_factory=dict)
 
@@ -165,8 +169,6 @@ class Manifest:
     labels: list[str] | None = None
     """Class labels for classification models (index -> label)."""
     text: TextSpec | None = None
-    created_at: str = ""
-    """ISO-8601 UTC; the only field allowed to differ between two builds of the same inputs."""
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -231,7 +233,6 @@ class Manifest:
                 golden=[GoldenSample(**g) for g in data["golden"]],
                 labels=data.get("labels"),
                 text=TextSpec(**text) if text else None,
-                created_at=data.get("created_at", ""),
                 schema_version=version,
             )
         except ManifestError:

@@ -51,7 +51,7 @@ def _manifest(model_dir: Path) -> Path:
         limits=Limits(),
         function=FunctionSettings(1024, "x86_64"),
         gate=GateInfo("accuracy_drop", 0.005, 0.97, 0.968),
-        candidates=[CandidateResult("int8-static-qdq", 1, 0.002, True, 1.0)],
+        candidates=[CandidateResult("int8-static-qdq", 1, 0.002, True)],
         golden=[GoldenSample(REQUEST, GOLDEN_OUT, atol=1e-3, rtol=1e-3)],
         labels=["0", "1", "2"],
     )

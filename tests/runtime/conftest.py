@@ -137,11 +137,10 @@ def _manifest(
         limits=limits,
         function=FunctionSettings(memory_mb=1024, architecture="x86_64"),
         gate=GateInfo(metric="max_abs_error", threshold=1e-4, fp32_metric=0.0, chosen_metric=0.0),
-        candidates=[CandidateResult(name="fp32", bytes=size, metric=0.0, passed=True, latency_ms_p50=0.1)],
+        candidates=[CandidateResult(name="fp32", bytes=size, metric=0.0, passed=True)],
         golden=golden,
         labels=labels,
         text=text,
-        created_at="2020-01-01T00:00:00Z",
     )
 
 
