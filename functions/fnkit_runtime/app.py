@@ -58,6 +58,7 @@ def _resolve(kind: EventKind, event: Mapping[str, Any], context: LambdaContext) 
 
 
 def _warmup(context: LambdaContext) -> dict[str, Any]:
+    observability.mark_probe()
     model = holder.model()
     observability.record_warmup()
     return {
@@ -99,6 +100,8 @@ def _instrumented(event: Any, context: LambdaContext) -> dict[str, Any]:
     except Exception as exc:
         reply = errors.error_reply(exc, str(getattr(context, "aws_request_id", "") or ""))
         return _api_error(reply) if kind in _API_KINDS else {**reply.body, "status": reply.status}
+    finally:
+        observability.end_invocation()
 
 
 def handler(event: Any, context: LambdaContext) -> dict[str, Any]:

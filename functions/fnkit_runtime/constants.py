@@ -57,8 +57,13 @@ METRIC_MODEL_LOAD_ERRORS = "ModelLoadErrors"
 METRIC_INFERENCE_TIME = "InferenceTime"
 METRIC_BATCH_SIZE = "BatchSize"
 METRIC_WARMUPS = "WarmUps"
+METRIC_REQUESTS = "Requests"
+"""One per invocation that is not a health check or warm-up (answered or failed): the denominator of
+the client and server error shares a canary is judged on."""
 METRIC_CLIENT_ERRORS = "ClientErrors"
+"""4xx answers to requests (health checks and warm-ups not counted)."""
 METRIC_SERVER_ERRORS = "ServerErrors"
+"""5xx answers to requests (health checks and warm-ups not counted)."""
 METRIC_ERRORS = "Errors"
 """Per error class, in its own EMF document (dimension `error_class`), so the class never splits the
 main document's metrics."""

@@ -5,6 +5,11 @@ POWERTOOLS_SERVICE_NAME), set by the template. Every metric of the main EMF docu
 dimensions `service`, `model` and `function_version`, so a canary version is judged on its own numbers.
 Per-class error counts go to their own document (dimension `error_class`), so that low-cardinality
 class never splits the other metrics.
+
+Health checks and warm-ups are probes, not requests (`mark_probe`): they add no `Requests`, and their
+failures no `ClientErrors`/`ServerErrors` (only the per-class `Errors` document, and ModelLoadErrors
+for a load failure, see them). So `ClientErrors / Requests` and `ServerErrors / Requests` are the
+shares of clients' requests a version failed, whatever its health checks and warm-ups did.
 """
 
 from __future__ import annotations
@@ -26,6 +31,16 @@ metrics = Metrics(namespace=os.environ.get(c.METRICS_NAMESPACE_ENV) or c.DEFAULT
 logger = Logger()
 
 
+class _Invocation:
+    """The current invocation's kind (Lambda runs one invocation at a time per process)."""
+
+    probe = False
+    """A health check or a warm-up."""
+
+
+_current = _Invocation()
+
+
 def function_version(context: Any) -> str:
     """The running version ("$LATEST", "7"): from the context, else Lambda's env var."""
     version = getattr(context, "function_version", None)
@@ -36,10 +51,22 @@ def function_version(context: Any) -> str:
 
 def begin_invocation(model_name: str, version: str) -> None:
     """Set the dimensions every metric of this invocation carries, and the log keys."""
+    _current.probe = False
     metrics.set_default_dimensions(
         **{c.DIMENSION_MODEL: model_name or "unknown", c.DIMENSION_FUNCTION_VERSION: version}
     )
     logger.append_keys(model=model_name, function_version=version)
+
+
+def mark_probe() -> None:
+    """This invocation is a health check or a warm-up: not a request, its errors not request errors."""
+    _current.probe = True
+
+
+def end_invocation() -> None:
+    """Count the invocation as one `Requests` unless it was a probe; call before metrics flush."""
+    if not _current.probe:
+        metrics.add_metric(name=c.METRIC_REQUESTS, unit=MetricUnit.Count, value=1)
 
 
 def record_model_load(load_ms: float) -> None:
@@ -56,9 +83,10 @@ def record_warmup() -> None:
 
 
 def record_error(error_class: str, status: int, *, load_failure: bool = False) -> None:
-    """Count an error: 4xx/5xx totals in the main document, the class in its own document."""
-    total = c.METRIC_SERVER_ERRORS if status >= 500 else c.METRIC_CLIENT_ERRORS
-    metrics.add_metric(name=total, unit=MetricUnit.Count, value=1)
+    """Count an error: 4xx/5xx totals in the main document (requests only), the class in its own."""
+    if not _current.probe:
+        total = c.METRIC_SERVER_ERRORS if status >= 500 else c.METRIC_CLIENT_ERRORS
+        metrics.add_metric(name=total, unit=MetricUnit.Count, value=1)
     if load_failure:
         metrics.add_metric(name=c.METRIC_MODEL_LOAD_ERRORS, unit=MetricUnit.Count, value=1)
     with single_metric(

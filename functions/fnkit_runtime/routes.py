@@ -80,6 +80,7 @@ def _predict(model_name: str | None) -> dict[str, Any]:
 
 
 def _health(model_name: str | None) -> dict[str, Any]:
+    observability.mark_probe()
     _check_model(model_name)
     public = holder.manifest().public()
     public["function_version"] = observability.function_version(router.lambda_context)

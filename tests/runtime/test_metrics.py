@@ -32,7 +32,9 @@ def test_a_cold_prediction_emits_the_documented_metrics(harness, serve):
         "ModelLoadTime": "Milliseconds",
         "InferenceTime": "Milliseconds",
         "BatchSize": "Count",
+        "Requests": "Count",
     }
+    assert main["Requests"] == [1.0]
     assert main["model"] == "digits"
     assert main["function_version"] == "7"
     assert main["service"] == os.environ["POWERTOOLS_SERVICE_NAME"]
@@ -123,3 +125,45 @@ def test_every_document_stays_within_the_dimension_limit(harness, serve):
             for dimension_set in definition["Dimensions"]:
                 assert len(dimension_set) <= 30
                 assert all(isinstance(document[name], str) for name in dimension_set)
+
+
+def _counts(harness, name: str) -> float:
+    return sum(sum(d[name]) for d in harness.emf() if name in d)
+
+
+def test_health_checks_and_warmups_are_not_requests(harness, serve):
+    # GIVEN the digits function
+    serve("digits")
+
+    # WHEN it answers a warm-up, health checks through each API, and two predictions
+    for name in ("digits-warmup", "digits-health", "digits-health", "digits-http-api", "digits-direct"):
+        harness.invoke(load_event(name))
+
+    # THEN only the two predictions are Requests; the warm-up is a WarmUps
+    assert _counts(harness, "Requests") == 2
+    assert _counts(harness, "WarmUps") == 1
+    assert _counts(harness, "InferenceTime") > 0 and harness.metric_names().count("InferenceTime") == 2
+
+
+def test_a_failing_health_check_is_no_client_error_but_a_bad_request_is(harness, serve):
+    # GIVEN a health check of another model's path (404) and a prediction on an unknown route (404)
+    serve("digits")
+    health = load_event("digits-health")
+    health["rawPath"] = "/other/health"
+    health["requestContext"]["http"]["path"] = "/other/health"
+    missing = load_event("digits-http-api")
+    missing["rawPath"] = "/nowhere"
+
+    # WHEN both arrive
+    health_response = harness.invoke(health)
+    missing_response = harness.invoke(missing)
+
+    # THEN both are 404, but only the request is counted: one Requests, one ClientErrors
+    assert health_response["statusCode"] == missing_response["statusCode"] == 404
+    assert _counts(harness, "Requests") == 1
+    assert _counts(harness, "ClientErrors") == 1
+    # AND the health check's error is still in the per-class document
+    assert [d["error_class"] for d in harness.emf() if "Errors" in d] == [
+        "ModelNotFoundError",
+        "RouteNotFoundError",
+    ]

@@ -135,9 +135,12 @@ def test_warmup_with_a_broken_artifact_reports_the_error(harness, serve, model_c
     # WHEN the scheduled warm-up arrives
     answer = harness.invoke(load_event("digits-warmup"))
 
-    # THEN the warm-up answers the error (status 500) and counts it
+    # THEN the warm-up answers the error (status 500) and counts it as a load failure, not as a
+    # request's 5xx (a warm-up is no request)
     assert answer["error"] == "ModelLoadError" and answer["status"] == 500
-    assert "ModelLoadErrors" in harness.metric_names()
+    names = harness.metric_names()
+    assert "ModelLoadErrors" in names
+    assert "ServerErrors" not in names and "Requests" not in names
 
 
 def _import_app(env: dict[str, str], invoke: bool = False) -> subprocess.CompletedProcess[str]:
