@@ -1,12 +1,16 @@
 """Promotion test fixtures: a moto account with an Image function, its versions and a `live` alias,
 a fake clock whose sleep advances virtual time (no test sleeps for real), and helpers that publish
 per-version AWS/Lambda metrics the way Lambda does (FunctionName, Resource, ExecutedVersion) and the
-function's EMF ServerErrors the way its powertools Metrics do (service, model, function_version).
+function's EMF metrics the way its powertools Metrics do (service, model, function_version).
+
+`run_promote` passes `--settle-seconds 0` unless the test gives the flag itself, so a step lasts its
+minutes exactly; the settle wait is tested on its own (test_settle_bake.py).
 
 moto 5.2.5 gaps these tests work around:
 - moto's get_metric_data cannot compute percentile statistics (p99 raises inside moto), so the p99
   part of a query is answered by `P99CloudWatch`, a thin wrapper that serves only the `p99` queries
-  from a table and passes every other query to moto unchanged.
+  from two tables (Lambda Duration by ExecutedVersion, EMF InferenceTime by function_version) and
+  passes every other query to moto unchanged.
 - moto matches metric dimensions as an ordered list (real CloudWatch does not): it "sorts" both lists
   with a broken `Dimension.__lt__`, so only the same order matches reliably. `put_version_metrics` and
   `put_server_errors` therefore use the reader's own `dimensions()` order (for EMF: service, model,
@@ -32,7 +36,8 @@ import boto3
 import pytest
 from fnkit_ops.promote import cli as promote_cli
 from fnkit_ops.promote.config import Dependencies
-from fnkit_ops.promote.metrics import CloudWatchMetricsReader, EmfErrorSource
+from fnkit_ops.promote.marks import AliasMark, Shift, code_digest
+from fnkit_ops.promote.metrics import CloudWatchMetricsReader, EmfSource
 from moto import mock_aws
 
 REGION = "us-east-1"
@@ -40,7 +45,7 @@ FUNCTION = "fnkit-digits"
 ALIAS = "live"
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/fnkit-digits:{tag}"
 ALARM = "fnkit-digits-errors"
-EMF = EmfErrorSource(namespace="fnkit", service="fnkit", model="digits")
+EMF = EmfSource(namespace="fnkit", service="fnkit", model="digits")
 """The stack's EMF source: POWERTOOLS_METRICS_NAMESPACE fnkit, service = stack name, the model."""
 EMF_FLAGS = ("--emf-namespace", EMF.namespace, "--emf-service", EMF.service, "--emf-model", EMF.model)
 
@@ -70,14 +75,27 @@ class Stack:
             "weights": (response.get("RoutingConfig") or {}).get("AdditionalVersionWeights") or {},
         }
 
-    def set_routing(self, primary: str, weights: dict[str, float]) -> None:
+    def description(self) -> str:
+        return str(self.lam.get_alias(FunctionName=FUNCTION, Name=ALIAS).get("Description") or "")
+
+    def sha256(self, version: str) -> str:
+        config = self.lam.get_function(FunctionName=FUNCTION, Qualifier=version)["Configuration"]
+        return code_digest(config["CodeSha256"])
+
+    def set_routing(self, primary: str, weights: dict[str, float], description: str = "") -> None:
         """Move the alias by hand, as a killed run or a concurrent writer leaves it."""
         self.lam.update_alias(
             FunctionName=FUNCTION,
             Name=ALIAS,
             FunctionVersion=primary,
             RoutingConfig={"AdditionalVersionWeights": weights},
+            Description=description,
         )
+
+    def fnkit_shift(self, primary: str, version: str, weight: float, run_id: str = "killed-run") -> None:
+        """The alias as a promotion fnkit started (and was killed in) leaves it: marked."""
+        mark = AliasMark(Shift(run_id, version, self.sha256(version)))
+        self.set_routing(primary, {version: weight}, mark.render())
 
     def add_alarm(self, name: str = ALARM, state: str = "OK") -> None:
         self.cw.put_metric_alarm(
@@ -163,29 +181,67 @@ def put_version_metrics(
     cw.put_metric_data(Namespace="AWS/Lambda", MetricData=data)
 
 
-def put_server_errors(cw: Any, version: str, at: datetime, count: int, source: EmfErrorSource = EMF) -> None:
+def put_server_errors(cw: Any, version: str, at: datetime, count: int, source: EmfSource = EMF) -> None:
     """Publish what the function's EMF document carries when `version` answered `count` 5xx."""
-    cw.put_metric_data(
-        Namespace=source.namespace,
-        MetricData=[
-            {
-                "MetricName": "ServerErrors",
-                "Dimensions": source.dimensions(version),
-                "Value": float(count),
-                "Unit": "Count",
-                "Timestamp": at,
-            }
-        ],
-    )
+    put_emf(cw, version, at, server_errors=count, source=source)
+
+
+def put_emf(
+    cw: Any,
+    version: str,
+    at: datetime,
+    *,
+    requests: int = 0,
+    client_errors: int = 0,
+    server_errors: int = 0,
+    inferences: int = 0,
+    inference_ms: float = 5.0,
+    model_loads: int = 0,
+    model_load_ms: float = 150.0,
+    source: EmfSource = EMF,
+) -> None:
+    """Publish what `version`'s EMF documents carry (counts emitted only when non-zero, as powertools
+    does; `inferences` InferenceTime samples of `inference_ms`, `model_loads` of `model_load_ms`)."""
+    dims = source.dimensions(version)
+    data: list[dict[str, Any]] = [
+        {"MetricName": name, "Dimensions": dims, "Value": float(count), "Unit": "Count", "Timestamp": at}
+        for name, count in (
+            ("Requests", requests),
+            ("ClientErrors", client_errors),
+            ("ServerErrors", server_errors),
+        )
+        if count
+    ]
+    for name, samples, value in (
+        ("InferenceTime", inferences, inference_ms),
+        ("ModelLoadTime", model_loads, model_load_ms),
+    ):
+        if samples:
+            data.append(
+                {
+                    "MetricName": name,
+                    "Dimensions": dims,
+                    "Values": [value],
+                    "Counts": [float(samples)],
+                    "Unit": "Milliseconds",
+                    "Timestamp": at,
+                }
+            )
+    if data:
+        cw.put_metric_data(Namespace=source.namespace, MetricData=data)
 
 
 class P99CloudWatch:
-    """moto's CloudWatch client, except `p99` queries, which moto cannot compute: those are answered
-    from `p99_ms[version]` (no value when the version is absent). Everything else goes to moto."""
+    """moto's CloudWatch client, except `p99` queries, which moto cannot compute: Lambda Duration's
+    are answered from `p99_ms[version]`, EMF InferenceTime's from `inference_p99_ms[version]` (no value
+    when the version is absent). Everything else goes to moto."""
 
-    def __init__(self, moto_cw: Any, p99_ms: dict[str, float]) -> None:
+    def __init__(
+        self, moto_cw: Any, p99_ms: dict[str, float], inference_p99_ms: dict[str, float] | None = None
+    ) -> None:
         self._cw = moto_cw
         self.p99_ms = p99_ms
+        self.inference_p99_ms = inference_p99_ms or {}
         self.p99_queries: list[dict[str, Any]] = []
 
     def __getattr__(self, name: str) -> Any:
@@ -199,7 +255,10 @@ class P99CloudWatch:
         for query in percentile:
             self.p99_queries.append(query)
             dims = {d["Name"]: d["Value"] for d in query["MetricStat"]["Metric"]["Dimensions"]}
-            value = self.p99_ms.get(dims["ExecutedVersion"])
+            if "ExecutedVersion" in dims:
+                value = self.p99_ms.get(dims["ExecutedVersion"])
+            else:
+                value = self.inference_p99_ms.get(dims["function_version"])
             response["MetricDataResults"].append(
                 {"Id": query["Id"], "StatusCode": "Complete", "Values": [] if value is None else [value]}
             )
@@ -212,6 +271,16 @@ def traffic(cw: Any, per_poll: dict[str, tuple[int, int]]) -> Callable[[FakeCloc
     def hook(clock: FakeClock) -> None:
         for version, (invocations, errors) in per_poll.items():
             put_version_metrics(cw, version, clock.now - timedelta(seconds=1), invocations, errors)
+
+    return hook
+
+
+def emf_traffic(cw: Any, per_poll: dict[str, dict[str, Any]]) -> Callable[[FakeClock], None]:
+    """A sleep hook: after each sleep, each version's EMF documents carry `put_emf(**per_poll[v])`."""
+
+    def hook(clock: FakeClock) -> None:
+        for version, numbers in per_poll.items():
+            put_emf(cw, version, clock.now - timedelta(seconds=1), **numbers)
 
     return hook
 
@@ -249,26 +318,33 @@ RunPromote = Callable[..., Run]
 
 @pytest.fixture
 def run_promote(stack: Stack, clock: FakeClock, tmp_path: Path) -> RunPromote:
-    """`run_promote(argv, p99_ms=None)`: parse `fnkit promote` arguments as the CLI does and run them
-    against moto with the fake clock; returns the exit code, the parsed report and the progress lines."""
+    """`run_promote(argv, p99_ms=None, inference_p99_ms=None, cloudwatch=None)`: parse `fnkit promote`
+    arguments as the CLI does and run them against moto with the fake clock (`cloudwatch` wraps the
+    P99CloudWatch client, for tests that break it); returns the exit code, the parsed report and the
+    progress lines."""
 
-    def run(argv: list[str], p99_ms: dict[str, float] | None = None) -> Run:
-        return _run_promote(argv, stack, clock, tmp_path, p99_ms)
+    def run(
+        argv: list[str],
+        p99_ms: dict[str, float] | None = None,
+        inference_p99_ms: dict[str, float] | None = None,
+        cloudwatch: Callable[[Any], Any] | None = None,
+    ) -> Run:
+        client = P99CloudWatch(stack.cw, p99_ms or {}, inference_p99_ms)
+        return _run_promote(argv, stack, clock, tmp_path, cloudwatch(client) if cloudwatch else client)
 
     return run
 
 
-def _run_promote(
-    argv: list[str], stack: Stack, clock: FakeClock, tmp_path: Path, p99_ms: dict[str, float] | None
-) -> Run:
+def _run_promote(argv: list[str], stack: Stack, clock: FakeClock, tmp_path: Path, cloudwatch: Any) -> Run:
     parser = argparse.ArgumentParser(prog="fnkit promote")
     promote_cli.add_arguments(parser)
     report_path = tmp_path / "report.json"
-    args = parser.parse_args([*argv, "--report", str(report_path)])
+    settle = [] if "--settle-seconds" in argv else ["--settle-seconds", "0"]
+    args = parser.parse_args([*argv, *settle, "--report", str(report_path)])
     lines: list[str] = []
     deps = Dependencies(
         lambda_client=stack.lam,
-        cloudwatch=P99CloudWatch(stack.cw, p99_ms or {}),
+        cloudwatch=cloudwatch,
         clock=clock,
         sleep=clock.sleep,
         log=lines.append,
@@ -296,6 +372,16 @@ def steady_traffic(stack: Stack, clock: FakeClock) -> Callable[[dict[str, tuple[
 
     def install(per_poll: dict[str, tuple[int, int]]) -> None:
         clock.on_sleep.append(traffic(stack.cw, per_poll))
+
+    return install
+
+
+@pytest.fixture
+def steady_emf(stack: Stack, clock: FakeClock) -> Callable[[dict[str, dict[str, Any]]], None]:
+    """`steady_emf({version: put_emf keywords})`: those EMF numbers arrive after every sleep."""
+
+    def install(per_poll: dict[str, dict[str, Any]]) -> None:
+        clock.on_sleep.append(emf_traffic(stack.cw, per_poll))
 
     return install
 

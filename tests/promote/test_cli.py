@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fnkit_ops.promote import cli
-from fnkit_ops.promote.metrics import EmfErrorSource
+from fnkit_ops.promote.metrics import EmfSource
 
 
 def test_cli_module_is_cheap_to_import():
@@ -61,7 +61,7 @@ def test_emf_flags_name_the_server_errors_source():
 
     # THEN the gates read ServerErrors from there; without them, from nowhere
     gates = cli.config_from_args(args).gates
-    assert gates.emf == EmfErrorSource(namespace="fnkit", service="my-stack", model="digits")
+    assert gates.emf == EmfSource(namespace="fnkit", service="my-stack", model="digits")
     assert cli.config_from_args(_parse("--function", "fn", "--version", "3")).gates.emf is None
 
 

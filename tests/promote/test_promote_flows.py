@@ -253,8 +253,8 @@ def test_alarm_insufficient_data_policy(
 def test_interrupted_run_resumes_from_the_current_weight(
     stack: Stack, clock: FakeClock, run_promote: Any, steady_traffic: Any
 ):
-    # GIVEN a linear:25:1 run killed while 50 % went to version 2
-    stack.set_routing("1", {"2": 0.5})
+    # GIVEN a linear:25:1 run killed while 50 % went to version 2 (the alias carries fnkit's mark)
+    stack.fnkit_shift("1", "2", 0.5)
     steady_traffic({"2": (30, 0), "1": (30, 0)})
 
     # WHEN run again with --on-resume resume
@@ -263,17 +263,20 @@ def test_interrupted_run_resumes_from_the_current_weight(
         p99_ms=HEALTHY_P99,
     )
 
-    # THEN 50 % is baked again (no write needed), then 75 %, then 100 %
+    # THEN 50 % is baked again (re-marked as this run's shift), then 75 %, then 100 %
     assert run.code == 0, run.lines
     assert run.report["resumed_from_weight"] == 0.5
     assert [s["weight"] for s in run.report["steps"]] == [0.5, 0.75]
-    assert run.weights == [0.75, 1.0]
+    assert run.weights == [0.5, 0.75, 1.0]
+    first = run.report["alias_writes"][0]["state"]["description"]
+    assert first == f"fnkit:1 shift={run.report['run_id']}/2/{stack.sha256('2')}"
     assert stack.alias() == {"version": "2", "weights": {}}
+    assert stack.description() == ""
 
 
 def test_interrupted_run_rolls_back_on_request(stack: Stack, clock: FakeClock, run_promote: Any):
     # GIVEN a run killed at 10 %
-    stack.set_routing("1", {"2": 0.1})
+    stack.fnkit_shift("1", "2", 0.1)
 
     # WHEN run again with --on-resume rollback
     run = run_promote(_canary("--on-resume", "rollback"))
@@ -284,21 +287,25 @@ def test_interrupted_run_rolls_back_on_request(stack: Stack, clock: FakeClock, r
     assert stack.alias() == {"version": "1", "weights": {}}
     assert clock.sleeps == []
     assert "--on-resume rollback" in run.report["reason"]
+    # AND a rollback asked for is no verdict on the version: nothing recorded as rejected
+    assert stack.description() == "" and run.report["rejection"] is None
 
 
 def test_interrupted_run_without_a_resume_policy_changes_nothing(
     stack: Stack, clock: FakeClock, run_promote: Any
 ):
     # GIVEN a run killed at 10 %
-    stack.set_routing("1", {"2": 0.1})
+    stack.fnkit_shift("1", "2", 0.1)
+    before = stack.description()
 
     # WHEN run again without --on-resume
     run = run_promote(_canary())
 
-    # THEN a precondition error naming the flag; the alias keeps its routing
+    # THEN a precondition error naming the flag; the alias keeps its routing and mark
     assert run.code == 2
     assert "--on-resume" in run.report["reason"]
     assert stack.alias() == {"version": "1", "weights": {"2": 0.1}}
+    assert stack.description() == before
 
 
 def test_alias_moved_by_someone_else_during_the_bake_aborts_without_writing(
@@ -400,7 +407,7 @@ def test_bad_strategy_is_a_usage_error(
         pytest.param(None, [*_args(), "--alarm", "no-such-alarm"], "no-such-alarm", id="missing-alarm"),
         pytest.param("alarm-firing", [*_args(), "--alarm", ALARM], "is in ALARM", id="alarm-already-firing"),
         pytest.param("latest", _args(), "$LATEST", id="alias-at-latest"),
-        pytest.param("other-shift", _args(), "another promotion", id="alias-routing-elsewhere"),
+        pytest.param("other-shift", _args(), "without fnkit's mark", id="alias-routing-elsewhere"),
         pytest.param(None, [*_args(), "--min-invocations", "0"], "--min-invocations", id="min-invocations"),
         pytest.param(None, [*_args(), "--max-error-rate", "2"], "--max-error-rate", id="error-rate-range"),
         pytest.param(None, [*_args(), "--poll-seconds", "0"], "--poll-seconds", id="poll-seconds"),

@@ -170,9 +170,13 @@ def test_promotion_runs_the_smoke_test_before_shifting(
     # WHEN promoting all at once with --smoke-manifest
     result = promote(config, deps)
 
-    # THEN version 2 was invoked directly once; a mismatch stops it with the alias untouched
+    # THEN version 2 was invoked directly once; a mismatch stops it before any traffic moved, and
+    # the one write records version 2's image as rejected in the alias's description
     assert result.exit_code == code, result.reason
     assert [i["Qualifier"] for i in lam.invocations] == ["2"]
     assert result.report.smoke["passed"] is (code == 0)
-    assert stack.alias()["version"] == version
-    assert len(result.report.alias_writes) == (0 if code else 1)
+    assert stack.alias() == {"version": version, "weights": {}}
+    [write] = result.report.alias_writes
+    assert write["action"] == ("rollback" if code else "promote")
+    rejected = f"fnkit:1 rejected={stack.sha256('2')[:16]}"
+    assert stack.description() == (rejected if code else "")

@@ -4,6 +4,11 @@ Every write passes the RevisionId read (or returned by our previous write), so a
 makes Lambda answer PreconditionFailedException and the promotion stops instead of overwriting it.
 The rules are checked before each write rather than left to the service (and moto checks none of
 them): at most two versions, an additional weight in [0, 1), both versions published.
+
+A write whose answer is lost (a timeout or dropped connection, or botocore's retry of a write that
+had landed, which then fails its own RevisionId check) is resolved by reading the alias back: the
+alias as intended — versions, weights and description, which carries this run's id — is our write;
+the alias as before is no write (sent again); anything else is someone else's (aborted).
 """
 
 from __future__ import annotations
@@ -12,10 +17,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ConnectionError as BotoConnectionError
+from botocore.exceptions import HTTPClientError
+
 from fnkit_ops.promote.exceptions import (
     AliasConcurrentChangeError,
     AliasNotFoundError,
     FunctionNotFoundError,
+    PromoteError,
     PromoteUsageError,
     RoutingRuleError,
     VersionNotFoundError,
@@ -26,21 +35,31 @@ LambdaClient = Any
 """A boto3 Lambda client (boto3 ships no type information)."""
 
 _ACTIVE = "Active"
+_WRITE_ATTEMPTS = 3
+"""A write whose answer was lost and that did not land is sent again, at most this many times in all."""
+_LOST = (BotoConnectionError, HTTPClientError)
+"""Errors after which a write may or may not have landed (timeouts, dropped connections)."""
 
 
 @dataclass(frozen=True)
 class AliasState:
-    """What an alias points at: its primary version, the additional routing, and the RevisionId."""
+    """What an alias points at: primary version, additional routing, RevisionId and description."""
 
     function_version: str
     weights: Mapping[str, float] = field(default_factory=dict)
     revision_id: str = ""
+    description: str = ""
 
     @classmethod
     def from_response(cls, response: Mapping[str, Any]) -> AliasState:
         routing = response.get("RoutingConfig") or {}
         weights = {str(k): float(v) for k, v in (routing.get("AdditionalVersionWeights") or {}).items()}
-        return cls(str(response["FunctionVersion"]), weights, str(response.get("RevisionId", "")))
+        return cls(
+            str(response["FunctionVersion"]),
+            weights,
+            str(response.get("RevisionId", "")),
+            str(response.get("Description") or ""),
+        )
 
     @property
     def routed_version(self) -> str | None:
@@ -52,7 +71,13 @@ class AliasState:
 
     def same_routing(self, other: AliasState) -> bool:
         """True when both point at the same versions with the same weights (RevisionId aside)."""
-        return self.function_version == other.function_version and dict(self.weights) == dict(other.weights)
+        if self.function_version != other.function_version or set(self.weights) != set(other.weights):
+            return False
+        return all(abs(self.weights[v] - other.weights[v]) < 1e-9 for v in self.weights)
+
+    def same_as(self, other: AliasState) -> bool:
+        """Same routing and same description (RevisionId aside)."""
+        return self.same_routing(other) and self.description == other.description
 
     def describe(self) -> str:
         if not self.weights:
@@ -66,6 +91,7 @@ class AliasState:
             "function_version": self.function_version,
             "weights": dict(self.weights),
             "revision_id": self.revision_id,
+            "description": self.description,
         }
 
 
@@ -132,30 +158,47 @@ class AliasClient:
             raise AliasNotFoundError(f"alias {self.alias!r} of function {self.function!r} not found") from exc
         return AliasState.from_response(response)
 
-    def route(self, state: AliasState, primary: str, extra: str, weight: float) -> AliasState:
-        """Send `weight` of the traffic to `extra`, the rest to `primary`."""
-        return self.write(state, primary, {extra: weight})
-
-    def point(self, state: AliasState, version: str) -> AliasState:
-        """Send all traffic to `version`, no routing."""
-        return self.write(state, version, {})
-
-    def write(self, state: AliasState, primary: str, weights: Mapping[str, float]) -> AliasState:
-        """Set the alias to `primary` plus `weights`, locked on `state.revision_id`; rules checked first."""
+    def write(
+        self, state: AliasState, primary: str, weights: Mapping[str, float], description: str
+    ) -> AliasState:
+        """Set the alias to `primary` plus `weights` and `description`, locked on `state.revision_id`;
+        Lambda's rules checked first; a lost answer resolved by reading the alias back."""
         validate_routing(primary, weights)
         if not state.revision_id:
             raise PromoteUsageError(f"alias {self.alias} has no RevisionId to lock the write with")
-        try:
-            response = self._client.update_alias(
-                FunctionName=self.function,
-                Name=self.alias,
-                FunctionVersion=primary,
-                RoutingConfig={"AdditionalVersionWeights": dict(weights)},
-                RevisionId=state.revision_id,
-            )
-        except self._client.exceptions.PreconditionFailedException as exc:
-            raise AliasConcurrentChangeError(
-                f"alias {self.function}:{self.alias} changed since revision {state.revision_id} "
-                "(someone else wrote it); promotion aborted without overwriting"
-            ) from exc
-        return AliasState.from_response(response)
+        intended = AliasState(primary, dict(weights), "", description)
+        lost: Exception | None = None
+        for _ in range(_WRITE_ATTEMPTS):
+            try:
+                response = self._client.update_alias(
+                    FunctionName=self.function,
+                    Name=self.alias,
+                    FunctionVersion=primary,
+                    RoutingConfig={"AdditionalVersionWeights": dict(weights)},
+                    Description=description,
+                    RevisionId=state.revision_id,
+                )
+            except self._client.exceptions.PreconditionFailedException as exc:
+                current = self.get()
+                if current.same_as(intended):
+                    return current  # our write had landed; this was a retry of it
+                raise AliasConcurrentChangeError(
+                    f"alias {self.function}:{self.alias} changed since revision {state.revision_id} "
+                    f"(now {current.describe()}); promotion aborted without overwriting"
+                ) from exc
+            except _LOST as exc:
+                current = self.get()
+                if current.same_as(intended):
+                    return current
+                if current.revision_id != state.revision_id or not current.same_as(state):
+                    raise AliasConcurrentChangeError(
+                        f"alias {self.function}:{self.alias} changed while our write's answer was lost "
+                        f"(now {current.describe()}); promotion aborted without overwriting"
+                    ) from exc
+                lost = exc  # the alias is as before: the write did not land, send it again
+                continue
+            return AliasState.from_response(response)
+        raise PromoteError(
+            f"alias {self.function}:{self.alias}: the answer to our write was lost {_WRITE_ATTEMPTS} times "
+            "and the alias is unchanged"
+        ) from lost

@@ -1,8 +1,9 @@
 """`fnkit promote`: shift a Lambda alias to a new version with gates and automatic rollback.
 
-Exit codes: 0 promoted (or a dry run whose checks passed), 1 a gate failed and the alias was rolled
-back, 2 usage or precondition error with the alias untouched, 3 the alias changed under the promotion
-(RevisionId mismatch) and the promotion stopped without overwriting it. See docs/promote.md.
+Exit codes: 0 promoted (or a dry run whose checks passed), 1 rolled back (a gate failed, SIGTERM or
+SIGINT, an error mid-shift), 2 usage or precondition error with the alias untouched (a version rolled
+back before included), 3 the alias changed under the promotion (someone else's write) and the
+promotion stopped without overwriting it. See docs/promote.md.
 This module imports nothing heavy: boto3 and the promotion modules load inside `run`.
 """
 
@@ -15,18 +16,22 @@ from typing import TYPE_CHECKING
 
 from fnkit_ops.promote.constants import (
     DEFAULT_ALIAS,
+    DEFAULT_MAX_CLIENT_ERROR_RATE,
+    DEFAULT_MAX_CLIENT_ERROR_RATE_DELTA,
     DEFAULT_MAX_ERROR_RATE,
     DEFAULT_MAX_ERROR_RATE_DELTA,
     DEFAULT_MAX_P99_RATIO,
     DEFAULT_MIN_INVOCATIONS,
+    DEFAULT_MIN_LATENCY_SAMPLES,
     DEFAULT_POLL_SECONDS,
+    DEFAULT_SETTLE_SECONDS,
     DEFAULT_STRATEGY,
     EXIT_PRECONDITION,
 )
 
 if TYPE_CHECKING:
     from fnkit_ops.promote.config import Dependencies, PromotionConfig
-    from fnkit_ops.promote.metrics import EmfErrorSource
+    from fnkit_ops.promote.metrics import EmfSource
 
 _EMF_FLAGS = (
     ("--emf-namespace", "emf_namespace"),
@@ -98,6 +103,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="allowed excess over the old version's error rate, or off (default %(default)s)",
     )
     gates.add_argument(
+        "--max-client-error-rate",
+        type=float,
+        default=DEFAULT_MAX_CLIENT_ERROR_RATE,
+        help="new version's share of requests answered 4xx, 0..1; needs --emf-* (default %(default)s)",
+    )
+    gates.add_argument(
+        "--max-client-error-rate-delta",
+        type=_optional_float,
+        default=DEFAULT_MAX_CLIENT_ERROR_RATE_DELTA,
+        help="allowed excess over the old version's 4xx share, or off (default %(default)s)",
+    )
+    gates.add_argument(
         "--max-p99-ms",
         type=_optional_float,
         default=None,
@@ -109,10 +126,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_MAX_P99_RATIO,
         help="new p99 / old p99 ceiling, or off (default %(default)s)",
     )
+    gates.add_argument(
+        "--min-latency-samples",
+        type=int,
+        default=DEFAULT_MIN_LATENCY_SAMPLES,
+        help="latency samples of the new version needed before its p99 is judged (default %(default)s)",
+    )
     emf = parser.add_argument_group(
-        "function's own 5xx count (all three or none)",
-        "add the function's EMF ServerErrors to Lambda's Errors per version: the handler answers 5xx "
-        "instead of raising, so Lambda's Errors alone never sees a version that fails every request",
+        "the function's own EMF metrics (all three or none)",
+        "judge each version on the function's EMF Requests, ClientErrors, ServerErrors and "
+        "InferenceTime: health checks and warm-ups are not requests, 4xx and 5xx answers (which "
+        "Lambda counts as successes) are errors, latency is warm inference without model loads",
     )
     emf.add_argument(
         "--emf-namespace",
@@ -144,14 +168,43 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=DEFAULT_POLL_SECONDS,
         help="gate polling interval within a step (default %(default)s)",
     )
+    run_group.add_argument(
+        "--settle-seconds",
+        type=float,
+        default=DEFAULT_SETTLE_SECONDS,
+        help="after a step's minutes, wait this long for late metrics before its last reading "
+        "(default %(default)s, to cover EMF's delay)",
+    )
+    run_group.add_argument(
+        "--bake-minutes",
+        type=int,
+        default=0,
+        help="after 100%%, keep the gates on this long and roll back on a failure (default 0: none)",
+    )
+    run_group.add_argument(
+        "--run-id",
+        default="",
+        help="this run's id in the alias's fnkit mark (default: UTC time and random digits)",
+    )
+    run_group.add_argument(
+        "--retry-rejected",
+        action="store_true",
+        help="promote a version whose image an earlier promotion rolled back",
+    )
+    run_group.add_argument(
+        "--no-follow-alarms",
+        dest="follow_alarms",
+        action="store_false",
+        help="leave the --alarm alarms' version dimensions as they are",
+    )
     run_group.add_argument("--report", type=Path, metavar="PATH", help="write the JSON report here")
     run_group.add_argument("--dry-run", action="store_true", help="check and print the plan; change nothing")
 
 
-def emf_from_args(args: argparse.Namespace) -> EmfErrorSource | None:
-    """The EMF ServerErrors source when all three --emf-* flags are given, None when none is."""
+def emf_from_args(args: argparse.Namespace) -> EmfSource | None:
+    """The EMF source when all three --emf-* flags are given, None when none is."""
     from fnkit_ops.promote.exceptions import PromoteUsageError
-    from fnkit_ops.promote.metrics import EmfErrorSource
+    from fnkit_ops.promote.metrics import EmfSource
 
     values = {flag: getattr(args, dest, None) for flag, dest in _EMF_FLAGS}
     missing = [flag for flag, value in values.items() if value is None]
@@ -161,7 +214,7 @@ def emf_from_args(args: argparse.Namespace) -> EmfErrorSource | None:
         raise PromoteUsageError(
             "--emf-namespace, --emf-service and --emf-model go together; missing " + ", ".join(missing)
         )
-    return EmfErrorSource(args.emf_namespace, args.emf_service, args.emf_model)
+    return EmfSource(args.emf_namespace, args.emf_service, args.emf_model)
 
 
 def config_from_args(args: argparse.Namespace) -> PromotionConfig:
@@ -176,8 +229,11 @@ def config_from_args(args: argparse.Namespace) -> PromotionConfig:
         insufficient_traffic=InsufficientTrafficPolicy(args.insufficient_traffic),
         max_error_rate=args.max_error_rate,
         max_error_rate_delta=args.max_error_rate_delta,
+        max_client_error_rate=args.max_client_error_rate,
+        max_client_error_rate_delta=args.max_client_error_rate_delta,
         max_p99_ms=args.max_p99_ms,
         max_p99_ratio=args.max_p99_ratio,
+        min_latency_samples=args.min_latency_samples,
         emf=emf_from_args(args),
     )
     return PromotionConfig(
@@ -190,6 +246,11 @@ def config_from_args(args: argparse.Namespace) -> PromotionConfig:
         smoke_manifest=args.smoke_manifest,
         on_resume=ResumePolicy(args.on_resume) if args.on_resume else None,
         poll_seconds=args.poll_seconds,
+        settle_seconds=args.settle_seconds,
+        bake_minutes=args.bake_minutes,
+        run_id=args.run_id,
+        retry_rejected=args.retry_rejected,
+        follow_alarms=args.follow_alarms,
         dry_run=args.dry_run,
         report_path=args.report,
     )

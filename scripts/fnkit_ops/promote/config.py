@@ -10,9 +10,16 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from fnkit_ops.promote.constants import DEFAULT_ALIAS, DEFAULT_POLL_SECONDS
+from fnkit_ops.promote.constants import (
+    DEFAULT_ALIAS,
+    DEFAULT_POLL_SECONDS,
+    DEFAULT_SETTLE_SECONDS,
+    MAX_SETTLE_SECONDS,
+    MAX_STEP_MINUTES,
+)
 from fnkit_ops.promote.exceptions import PromoteUsageError
 from fnkit_ops.promote.gates import GateConfig
+from fnkit_ops.promote.marks import check_run_id
 from fnkit_ops.promote.metrics import MetricsReader
 from fnkit_ops.promote.strategy import Strategy
 
@@ -35,6 +42,16 @@ class PromotionConfig:
     smoke_manifest: Path | None = None
     on_resume: ResumePolicy | None = None
     poll_seconds: float = DEFAULT_POLL_SECONDS
+    settle_seconds: float = DEFAULT_SETTLE_SECONDS
+    """After a step's minutes, how long its last reading waits for late metrics."""
+    bake_minutes: int = 0
+    """After 100 %, how long the gates stay on (0: none); a failure rolls back."""
+    run_id: str = ""
+    """Written into the alias's mark with every shift; empty: generated from the clock."""
+    retry_rejected: bool = False
+    """Promote a version whose CodeSha256 an earlier run rolled back."""
+    follow_alarms: bool = True
+    """Re-point the --alarm per-version dimensions at the target, then at what live serves."""
     dry_run: bool = False
     report_path: Path | None = None
 
@@ -49,6 +66,14 @@ class PromotionConfig:
             raise PromoteUsageError(f"--version {self.version!r} is not a published version number")
         if self.poll_seconds <= 0:
             raise PromoteUsageError(f"--poll-seconds {self.poll_seconds} must be positive")
+        if not 0 <= self.settle_seconds <= MAX_SETTLE_SECONDS:
+            raise PromoteUsageError(
+                f"--settle-seconds {self.settle_seconds:g} must be 0..{MAX_SETTLE_SECONDS:g}"
+            )
+        if not 0 <= self.bake_minutes <= MAX_STEP_MINUTES:
+            raise PromoteUsageError(f"--bake-minutes {self.bake_minutes} must be 0..{MAX_STEP_MINUTES}")
+        if self.run_id:
+            check_run_id(self.run_id)
 
 
 def utc_now() -> datetime:

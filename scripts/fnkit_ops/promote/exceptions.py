@@ -38,7 +38,7 @@ class TargetIsCurrentError(PromoteUsageError):
 
 
 class AliasBusyError(PromoteUsageError):
-    """The alias is routing in a way this promotion did not start (another version, or unexpected shape)."""
+    """The alias is routing in a way fnkit did not start (no fnkit mark, or an unexpected shape)."""
 
 
 class AliasInterruptedError(PromoteUsageError):
@@ -53,6 +53,10 @@ class PreflightGateError(PromoteUsageError):
     """A gate already fails before any traffic moved (an alarm in ALARM); nothing was changed."""
 
 
+class RejectedArtifactError(PromoteUsageError):
+    """The target's CodeSha256 was rolled back by an earlier promotion and --retry-rejected was not given."""
+
+
 class RoutingRuleError(PromoteUsageError):
     """A routing request breaks Lambda's alias rules (two versions at most, weight in [0, 1), published)."""
 
@@ -63,3 +67,15 @@ class AliasConcurrentChangeError(PromoteError):
 
 class PublishError(PromoteError):
     """Updating $LATEST's image or publishing a version failed."""
+
+
+class AlarmFollowError(PromoteError):
+    """Re-pointing a per-version alarm at a version failed (describe_alarms or put_metric_alarm)."""
+
+
+class PromotionInterrupted(BaseException):
+    """SIGTERM or SIGINT arrived; a BaseException so no `except Exception` on the way swallows it."""
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(signal_name)
+        self.signal_name = signal_name

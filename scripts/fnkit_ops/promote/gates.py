@@ -1,40 +1,42 @@
-"""Gates: CloudWatch alarms and the new version's own health, judged at each poll of a step.
+"""Gates on the new version's own numbers, judged at each reading of a step (alarms: alarms.py).
 
 A reading is PASS, WAIT (not enough evidence yet: keep polling) or FAIL (roll back now). At the end
-of a step's interval (`final=True`) WAIT is no longer possible: it resolves by the stated policies.
+of a step, after the settle time (`final=True`), WAIT is no longer possible: it resolves by the
+stated policies.
 
-Alarms (describe_alarms):
-- ALARM fails at once.
-- INSUFFICIENT_DATA follows `--insufficient-data`: `fail` fails at once; `wait` keeps polling and
-  fails if still insufficient when the step's time is up; `ignore` treats it as OK.
-
-Health of the new version alone (ExecutedVersion metrics, see metrics.py):
-- Fewer than `min_invocations` → WAIT; at the end of the step `--insufficient-traffic` decides
-  (`fail` by default: a canary that received no traffic proved nothing).
-- Otherwise FAIL at once when the error rate exceeds `max_error_rate`, or exceeds the old version's
-  rate in the same window by more than `max_error_rate_delta`, or p99 Duration exceeds `max_p99_ms`,
-  or `max_p99_ratio` times the old version's p99. Comparisons with the old version are made only
-  when the old version also has `min_invocations` in the window.
-- A version's errors are Lambda's Errors, plus the function's EMF ServerErrors (5xx answers) when
-  `emf` says where they are (`--emf-namespace/--emf-service/--emf-model`): without it, a version
-  that answers 500 to every request looks healthy, since the handler catches every exception.
+- Incomplete CloudWatch data (a query error, a StatusCode other than Complete) → WAIT, and FAIL at
+  the end of the step: the gates never pass on numbers they cannot trust.
+- Less work than `min_invocations` → WAIT; at the end `--insufficient-traffic` decides (`fail` by
+  default: a canary that received no traffic proved nothing). Work is the version's requests with
+  the EMF source (health checks and warm-ups are not requests), else its Lambda invocations.
+- Otherwise FAIL at once when, for the new version: its error rate (Lambda Errors + EMF ServerErrors)
+  exceeds `max_error_rate`, or the old version's rate by more than `max_error_rate_delta`; its 4xx
+  share (EMF ClientErrors) exceeds `max_client_error_rate`, or the old version's share by more than
+  `max_client_error_rate_delta`; its p99 exceeds `max_p99_ms` or `max_p99_ratio` × the old p99.
+  Comparisons with the old version are made only when the old version too has enough work (or
+  latency samples) in the window.
+- Latency is judged on warm work: p99 of the EMF InferenceTime (no model load in it), once there are
+  `min_latency_samples`; fewer → WAIT, and at the end `--insufficient-traffic` decides. Without the
+  EMF source, p99 Lambda Duration, which includes cold starts.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from fnkit_ops.promote.constants import (
+    DEFAULT_MAX_CLIENT_ERROR_RATE,
+    DEFAULT_MAX_CLIENT_ERROR_RATE_DELTA,
     DEFAULT_MAX_ERROR_RATE,
     DEFAULT_MAX_ERROR_RATE_DELTA,
     DEFAULT_MAX_P99_RATIO,
     DEFAULT_MIN_INVOCATIONS,
+    DEFAULT_MIN_LATENCY_SAMPLES,
 )
-from fnkit_ops.promote.exceptions import AlarmNotFoundError, PromoteUsageError
-from fnkit_ops.promote.metrics import CloudWatchClient, EmfErrorSource, VersionMetrics
+from fnkit_ops.promote.exceptions import PromoteUsageError
+from fnkit_ops.promote.metrics import EmfSource, MetricsReading, VersionMetrics
 
 
 class Verdict(StrEnum):
@@ -52,14 +54,15 @@ class InsufficientDataPolicy(StrEnum):
 
 
 class InsufficientTrafficPolicy(StrEnum):
-    """What a step whose new version saw fewer than min_invocations means when its time is up."""
+    """What a step whose new version saw too little work (or latency samples) means at its end."""
 
     FAIL = "fail"
     PASS = "pass"
 
 
-ALARM = "ALARM"
-INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
+def _rate(name: str, value: float | None) -> None:
+    if value is not None and not 0.0 <= value <= 1.0:
+        raise PromoteUsageError(f"{name} {value} must be within [0, 1]")
 
 
 @dataclass(frozen=True)
@@ -70,18 +73,23 @@ class GateConfig:
     insufficient_traffic: InsufficientTrafficPolicy = InsufficientTrafficPolicy.FAIL
     max_error_rate: float = DEFAULT_MAX_ERROR_RATE
     max_error_rate_delta: float | None = DEFAULT_MAX_ERROR_RATE_DELTA
+    max_client_error_rate: float = DEFAULT_MAX_CLIENT_ERROR_RATE
+    max_client_error_rate_delta: float | None = DEFAULT_MAX_CLIENT_ERROR_RATE_DELTA
     max_p99_ms: float | None = None
     max_p99_ratio: float | None = DEFAULT_MAX_P99_RATIO
-    emf: EmfErrorSource | None = None
-    """Where the function's EMF ServerErrors are; None = judge Lambda's Errors alone."""
+    min_latency_samples: int = DEFAULT_MIN_LATENCY_SAMPLES
+    emf: EmfSource | None = None
+    """Where the function's EMF metrics are; None = judge Lambda's numbers alone (no 4xx gate)."""
 
     def __post_init__(self) -> None:
         if self.min_invocations < 1:
             raise PromoteUsageError(f"--min-invocations {self.min_invocations} must be at least 1")
-        if not 0.0 <= self.max_error_rate <= 1.0:
-            raise PromoteUsageError(f"--max-error-rate {self.max_error_rate} must be within [0, 1]")
-        if self.max_error_rate_delta is not None and not 0.0 <= self.max_error_rate_delta <= 1.0:
-            raise PromoteUsageError(f"--max-error-rate-delta {self.max_error_rate_delta} must be in [0, 1]")
+        if self.min_latency_samples < 1:
+            raise PromoteUsageError(f"--min-latency-samples {self.min_latency_samples} must be at least 1")
+        _rate("--max-error-rate", self.max_error_rate)
+        _rate("--max-error-rate-delta", self.max_error_rate_delta)
+        _rate("--max-client-error-rate", self.max_client_error_rate)
+        _rate("--max-client-error-rate-delta", self.max_client_error_rate_delta)
         if self.max_p99_ms is not None and self.max_p99_ms <= 0:
             raise PromoteUsageError(f"--max-p99-ms {self.max_p99_ms} must be positive")
         if self.max_p99_ratio is not None and self.max_p99_ratio < 1.0:
@@ -101,9 +109,13 @@ class GateConfig:
             "insufficient_traffic": str(self.insufficient_traffic),
             "max_error_rate": self.max_error_rate,
             "max_error_rate_delta": self.max_error_rate_delta,
+            "max_client_error_rate": self.max_client_error_rate if self.emf else None,
+            "max_client_error_rate_delta": self.max_client_error_rate_delta if self.emf else None,
             "max_p99_ms": self.max_p99_ms,
             "max_p99_ratio": self.max_p99_ratio,
-            "emf_server_errors": self.emf.to_dict() if self.emf else None,
+            "min_latency_samples": self.min_latency_samples,
+            "latency_metric": "InferenceTime" if self.emf else "Duration (includes cold starts)",
+            "emf": self.emf.to_dict() if self.emf else None,
         }
 
 
@@ -123,62 +135,66 @@ def combine(*results: GateResult) -> GateResult:
     return GateResult(Verdict.PASS, tuple(reason for r in results for reason in r.reasons))
 
 
-# --- alarms --------------------------------------------------------------------------------------
+def unsure(reasons: tuple[str, ...], final: bool) -> GateResult:
+    """Evidence that cannot be trusted: keep waiting, and fail once the step is over (fail closed)."""
+    return GateResult(Verdict.FAIL if final else Verdict.WAIT, reasons)
 
 
-def read_alarms(cloudwatch: CloudWatchClient, names: Sequence[str]) -> dict[str, str]:
-    """Alarm name → state (OK | ALARM | INSUFFICIENT_DATA); AlarmNotFoundError for a missing name."""
-    if not names:
-        return {}
-    states: dict[str, str] = {}
-    paginator = cloudwatch.get_paginator("describe_alarms")
-    pages = paginator.paginate(AlarmNames=list(names), AlarmTypes=["MetricAlarm", "CompositeAlarm"])
-    for page in pages:
-        for alarm in [*page.get("MetricAlarms", []), *page.get("CompositeAlarms", [])]:
-            states[alarm["AlarmName"]] = alarm["StateValue"]
-    missing = [name for name in names if name not in states]
-    if missing:
-        raise AlarmNotFoundError(f"alarm(s) not found: {', '.join(missing)}")
-    return states
-
-
-def judge_alarms(states: dict[str, str], policy: InsufficientDataPolicy, final: bool) -> GateResult:
-    firing = sorted(name for name, state in states.items() if state == ALARM)
-    if firing:
-        return GateResult(Verdict.FAIL, tuple(f"alarm {name} is in ALARM" for name in firing))
-    unknown = sorted(name for name, state in states.items() if state == INSUFFICIENT_DATA)
-    if not unknown or policy is InsufficientDataPolicy.IGNORE:
-        return GateResult(Verdict.PASS)
-    reasons = tuple(f"alarm {name} is INSUFFICIENT_DATA (policy {policy})" for name in unknown)
-    if policy is InsufficientDataPolicy.FAIL or final:
-        return GateResult(Verdict.FAIL, reasons)
-    return GateResult(Verdict.WAIT, reasons)
-
-
-# --- per-version health --------------------------------------------------------------------------
+def judge_reading(
+    reading: MetricsReading, new: str, old: str | None, config: GateConfig, final: bool
+) -> GateResult:
+    if reading.problems:
+        return unsure(tuple(f"incomplete CloudWatch data: {p}" for p in reading.problems), final)
+    return judge_health(reading.numbers[new], reading.numbers.get(old or ""), config, final)
 
 
 def judge_health(
     new: VersionMetrics, old: VersionMetrics | None, config: GateConfig, final: bool
 ) -> GateResult:
-    if new.invocations < config.min_invocations:
-        reason = (
-            f"version {new.version} had {new.invocations:g} invocations, "
-            f"fewer than --min-invocations {config.min_invocations}"
-        )
-        if not final:
-            return GateResult(Verdict.WAIT, (reason,))
-        if config.insufficient_traffic is InsufficientTrafficPolicy.PASS:
-            return GateResult(Verdict.PASS, (f"{reason}; passed by --insufficient-traffic pass",))
-        return GateResult(Verdict.FAIL, (f"{reason}; failed by --insufficient-traffic fail",))
-    if config.with_latency and new.p99_ms is None:
-        reason = f"version {new.version} has invocations but no p99 Duration data yet"
-        return GateResult(Verdict.FAIL if final else Verdict.WAIT, (reason,))
-    comparable = old if old is not None and old.invocations >= config.min_invocations else None
-    failures = [*_error_failures(new, comparable, config), *_latency_failures(new, comparable, config)]
+    if new.work < config.min_invocations:
+        return _too_little(new, config, final, _traffic_reason(new, config))
+    comparable = old if old is not None and old.work >= config.min_invocations else None
+    latency_ready = new.latency_samples >= config.min_latency_samples
+    failures = [
+        *_error_failures(new, comparable, config),
+        *_client_error_failures(new, comparable, config),
+        *(_latency_failures(new, old, config) if config.with_latency and latency_ready else []),
+    ]
     if failures:
         return GateResult(Verdict.FAIL, tuple(failures))
+    if not config.with_latency:
+        return GateResult(Verdict.PASS)
+    if not latency_ready:
+        reason = (
+            f"version {new.version} has {new.latency_samples:g} latency samples, "
+            f"fewer than --min-latency-samples {config.min_latency_samples}"
+        )
+        return _too_little(new, config, final, reason)
+    if new.p99_ms is None:
+        return unsure((f"version {new.version} has latency samples but no p99 data yet",), final)
     return GateResult(Verdict.PASS)
+
+
+def _traffic_reason(new: VersionMetrics, config: GateConfig) -> str:
+    unit = "requests" if new.emf else "invocations"
+    reason = (
+        f"version {new.version} had {new.work:g} {unit}, "
+        f"fewer than --min-invocations {config.min_invocations}"
+    )
+    if new.emf and new.requests == 0 and new.invocations >= config.min_invocations:
+        reason += (
+            f" (Lambda counted {new.invocations:g} invocations but no EMF Requests arrived: health checks "
+            "and warm-ups only, EMF still in transit, or --emf-* not the function's)"
+        )
+    return reason
+
+
+def _too_little(new: VersionMetrics, config: GateConfig, final: bool, reason: str) -> GateResult:
+    if not final:
+        return GateResult(Verdict.WAIT, (reason,))
+    if config.insufficient_traffic is InsufficientTrafficPolicy.PASS:
+        return GateResult(Verdict.PASS, (f"{reason}; passed by --insufficient-traffic pass",))
+    return GateResult(Verdict.FAIL, (f"{reason}; failed by --insufficient-traffic fail",))
 
 
 def _error_failures(new: VersionMetrics, old: VersionMetrics | None, config: GateConfig) -> list[str]:
@@ -186,13 +202,34 @@ def _error_failures(new: VersionMetrics, old: VersionMetrics | None, config: Gat
     if new.error_rate > config.max_error_rate:
         failures.append(
             f"version {new.version} error rate {new.error_rate:.2%} "
-            f"({_errors(new)}/{new.invocations:g}) > --max-error-rate {config.max_error_rate:.2%}"
+            f"({_errors(new)}/{new.work:g}) > --max-error-rate {config.max_error_rate:.2%}"
         )
     delta = config.max_error_rate_delta
     if old is not None and delta is not None and new.error_rate > old.error_rate + delta:
         failures.append(
             f"version {new.version} error rate {new.error_rate:.2%} exceeds version {old.version}'s "
             f"{old.error_rate:.2%} by more than --max-error-rate-delta {delta:.2%}"
+        )
+    return failures
+
+
+def _client_error_failures(new: VersionMetrics, old: VersionMetrics | None, config: GateConfig) -> list[str]:
+    rate = new.client_error_rate
+    if rate is None:
+        return []
+    failures = []
+    if rate > config.max_client_error_rate:
+        failures.append(
+            f"version {new.version} answered {rate:.2%} of requests with a 4xx "
+            f"({new.client_errors:g} ClientErrors/{new.work:g}) > --max-client-error-rate "
+            f"{config.max_client_error_rate:.2%}"
+        )
+    delta = config.max_client_error_rate_delta
+    old_rate = old.client_error_rate if old is not None else None
+    if old is not None and old_rate is not None and delta is not None and rate > old_rate + delta:
+        failures.append(
+            f"version {new.version} 4xx share {rate:.2%} exceeds version {old.version}'s {old_rate:.2%} "
+            f"by more than --max-client-error-rate-delta {delta:.2%}"
         )
     return failures
 
@@ -210,13 +247,17 @@ def _errors(numbers: VersionMetrics) -> str:
 def _latency_failures(new: VersionMetrics, old: VersionMetrics | None, config: GateConfig) -> list[str]:
     if new.p99_ms is None:
         return []
+    metric = "InferenceTime" if new.emf else "Duration"
     failures = []
     if config.max_p99_ms is not None and new.p99_ms > config.max_p99_ms:
-        failures.append(f"version {new.version} p99 {new.p99_ms:.1f} ms > --max-p99-ms {config.max_p99_ms:g}")
-    ratio = config.max_p99_ratio
-    if ratio is not None and old is not None and old.p99_ms is not None and new.p99_ms > ratio * old.p99_ms:
         failures.append(
-            f"version {new.version} p99 {new.p99_ms:.1f} ms > {ratio:g} × version {old.version}'s "
-            f"{old.p99_ms:.1f} ms (--max-p99-ratio)"
+            f"version {new.version} p99 {metric} {new.p99_ms:.1f} ms > --max-p99-ms {config.max_p99_ms:g}"
+        )
+    ratio = config.max_p99_ratio
+    old_p99 = old.p99_ms if old is not None and old.latency_samples >= config.min_latency_samples else None
+    if ratio is not None and old is not None and old_p99 is not None and new.p99_ms > ratio * old_p99:
+        failures.append(
+            f"version {new.version} p99 {metric} {new.p99_ms:.1f} ms > {ratio:g} × version "
+            f"{old.version}'s {old_p99:.1f} ms (--max-p99-ratio)"
         )
     return failures

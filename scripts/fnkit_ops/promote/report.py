@@ -3,18 +3,25 @@
 It is rewritten atomically (temp file + os.replace, `fnkit_runtime.manifest.write_atomic`) after each
 change of state, so a run killed midway still leaves a readable report of what it had done.
 
-Shape (schema_version 1):
-    {"schema_version": 1, "function", "alias", "target_version", "previous_version",
-     "strategy": {"spec", "steps": [{"weight", "minutes"}]}, "gates": {...GateConfig...},
-     "dry_run", "resumed_from_weight", "started_at", "finished_at",
-     "outcome": "promoted" | "rolled_back" | "precondition_failed" | "aborted" | "dry_run" | "running",
-     "exit_code", "reason",
+Shape (schema_version 2):
+    {"schema_version": 2, "run_id", "function", "alias", "target_version", "target_sha256",
+     "previous_version", "strategy": {"spec", "steps": [{"weight", "minutes"}]},
+     "gates": {...GateConfig...}, "settle_seconds", "bake_minutes",
+     "dry_run", "resumed_from_weight", "stale_shift": null | {"run_id", "version", "sha256"},
+     "started_at", "finished_at",
+     "outcome": "promoted" | "rolled_back" | "precondition_failed" | "skipped_rejected" | "aborted"
+                | "dry_run" | "running",
+     "exit_code", "reason", "interrupted_by": null | "SIGTERM" | "SIGINT",
+     "rejection": null | {"sha256", "recorded"},
      "smoke": null | {"passed", "samples", "failures", "details"},
      "published": null | {"image_uri", "version", "code_sha256"},
-     "steps": [{"weight", "minutes", "started_at", "ended_at", "result",
-                "readings": [{"at", "final", "verdict", "reasons", "alarms", "new", "old"}]}],
+     "steps": [STEP], "bake": null | STEP,
+       STEP = {"weight", "minutes", "started_at", "ended_at", "result",
+               "readings": [{"at", "window_end", "phase", "final", "verdict", "reasons", "alarms",
+                             "new", "old", "problems"}]}
      "alias_writes": [{"at", "action", "state"}],
-     "initial_alias": {...}, "final_alias": {"function_version", "weights", "revision_id"}}
+     "alarms_followed": [{"alarm", "before", "version", "written"} | {"error", "version"}],
+     "initial_alias": {...}, "final_alias": {"function_version", "weights", "revision_id", "description"}}
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ class Outcome(StrEnum):
     PROMOTED = "promoted"
     ROLLED_BACK = "rolled_back"
     PRECONDITION_FAILED = "precondition_failed"
+    SKIPPED_REJECTED = "skipped_rejected"
     ABORTED = "aborted"
     DRY_RUN = "dry_run"
 
@@ -53,9 +61,16 @@ class Report:
     dry_run: bool
     started_at: str
     path: Path | None = None
+    run_id: str = ""
+    settle_seconds: float = 0.0
+    bake_minutes: int = 0
     target_version: str | None = None
+    target_sha256: str | None = None
     previous_version: str | None = None
     resumed_from_weight: float | None = None
+    stale_shift: dict[str, Any] | None = None
+    interrupted_by: str | None = None
+    rejection: dict[str, Any] | None = None
     outcome: Outcome = Outcome.RUNNING
     exit_code: int | None = None
     reason: str = ""
@@ -63,11 +78,14 @@ class Report:
     smoke: dict[str, Any] | None = None
     published: dict[str, Any] | None = None
     steps: list[dict[str, Any]] = field(default_factory=list)
+    bake: dict[str, Any] | None = None
     alias_writes: list[dict[str, Any]] = field(default_factory=list)
+    alarms_followed: list[dict[str, Any]] = field(default_factory=list)
     initial_alias: dict[str, Any] | None = None
     final_alias: dict[str, Any] | None = None
 
-    def start_step(self, weight: float, minutes: int, at: datetime) -> dict[str, Any]:
+    def start_step(self, weight: float, minutes: int, at: datetime, *, bake: bool = False) -> dict[str, Any]:
+        """A new record in `steps` (or, for the bake after 100 %, `bake`), saved at once."""
         step: dict[str, Any] = {
             "weight": weight,
             "minutes": minutes,
@@ -76,7 +94,10 @@ class Report:
             "result": "running",
             "readings": [],
         }
-        self.steps.append(step)
+        if bake:
+            self.bake = step
+        else:
+            self.steps.append(step)
         self.save()
         return step
 
@@ -95,23 +116,32 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema_version": REPORT_SCHEMA_VERSION,
+            "run_id": self.run_id,
             "function": self.function,
             "alias": self.alias,
             "target_version": self.target_version,
+            "target_sha256": self.target_sha256,
             "previous_version": self.previous_version,
             "strategy": self.strategy,
             "gates": self.gates,
+            "settle_seconds": self.settle_seconds,
+            "bake_minutes": self.bake_minutes,
             "dry_run": self.dry_run,
             "resumed_from_weight": self.resumed_from_weight,
+            "stale_shift": self.stale_shift,
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "outcome": str(self.outcome),
             "exit_code": self.exit_code,
             "reason": self.reason,
+            "interrupted_by": self.interrupted_by,
+            "rejection": self.rejection,
             "smoke": self.smoke,
             "published": self.published,
             "steps": self.steps,
+            "bake": self.bake,
             "alias_writes": self.alias_writes,
+            "alarms_followed": self.alarms_followed,
             "initial_alias": self.initial_alias,
             "final_alias": self.final_alias,
         }
