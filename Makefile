@@ -20,11 +20,12 @@ demo: venv
 	$(BIN)/fnkit invoke digits --event events/digits-http-api.json --event events/digits-rest-api.json
 	$(BIN)/fnkit invoke minilm --event events/minilm-http-api.json --event events/minilm-direct.json
 
-## lint: ruff and mypy on the kit's code; findings fail
+## lint: ruff and mypy on the kit's code, and the generated stack is what models.toml renders
 lint: venv
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/fnkit render --check
 
 ## test: lint, then the test suite (slow tests excluded)
 test: lint

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_REGISTRY = REPO_ROOT / "models.toml"
-DEFAULT_OUT = REPO_ROOT / "functions"
+from fnkit_build.project import DEFAULT_REGISTRY, FUNCTIONS_DIR, artifacts_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,13 +18,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "models", nargs="*", metavar="MODEL", help="models to build (default: all in the registry)"
     )
     parser.add_argument(
-        "--registry", type=Path, default=DEFAULT_REGISTRY, help=f"registry file (default: {DEFAULT_REGISTRY})"
+        "--registry",
+        type=Path,
+        default=DEFAULT_REGISTRY,
+        help=f"the project's registry (default: ./{DEFAULT_REGISTRY}); factories import from its folder",
     )
     parser.add_argument(
         "--out",
         type=Path,
-        default=DEFAULT_OUT,
-        help=f"output root; writes OUT/<model>/model/ (default: {DEFAULT_OUT})",
+        default=None,
+        help=f"output root; writes OUT/<model>/model/ (default: {FUNCTIONS_DIR}/ beside the registry)",
     )
     parser.add_argument(
         "--skip-quantize", action="store_true", help="gate and ship fp32 only (no quantization candidates)"
@@ -48,6 +49,10 @@ def run(args: argparse.Namespace) -> int:
         for spec in registry.select(args.models):
             print(f"{spec.name}\t{spec.task}\t{spec.factory}\t{', '.join(spec.quantization) or 'fp32 only'}")
         return 0
-    options = BuildOptions(out=args.out, quantize=not args.skip_quantize, optimize=not args.no_optimize)
+    options = BuildOptions(
+        out=artifacts_dir(args.registry, args.out),
+        quantize=not args.skip_quantize,
+        optimize=not args.no_optimize,
+    )
     build_models(registry, args.models, options)
     return 0

@@ -5,7 +5,7 @@ torch's supported path (the TorchScript one is deprecated) and gives opset 20; `
 keeps the weights inside the .onnx file, which the offline optimizer needs (an optimized file written
 for a model with external weight data failed to load) and which makes the artifact one file to hash.
 The exporter can silently specialize a dynamic axis to the example's size, so `assert_dynamic_axes`
-checks the graph's declared dims *and* runs ONNX Runtime with different batch/sequence sizes.
+checks the graph's declared dims *and* runs ONNX Runtime with every dynamic axis at another size.
 """
 
 from __future__ import annotations
@@ -131,15 +131,11 @@ def assert_dynamic_axes(path: Path, spec: ModelSpec, example_inputs: Feeds) -> N
 
 
 def _run_with_other_sizes(path: Path, spec: ModelSpec, example_inputs: Feeds) -> list[str]:
-    """Run the graph with batch+1 (and sequence+1) and check each output follows the new sizes."""
+    """Run the graph with every dynamic axis one longer and check each output follows the new sizes."""
     import onnxruntime as ort
 
-    sizes = {"batch": batch_size(example_inputs) + 1}
+    sizes = other_sizes(spec, example_inputs)
     feeds = {t.name: _resize(example_inputs[t.name], t, sizes) for t in spec.inputs}
-    if any("sequence" in t.dynamic_axes.values() for t in spec.inputs):
-        axis = next(i for t in spec.inputs for i, n in t.dynamic_axes.items() if n == "sequence")
-        sizes["sequence"] = example_inputs[spec.inputs[0].name].shape[axis] + 1
-        feeds = {t.name: _resize(example_inputs[t.name], t, sizes) for t in spec.inputs}
     try:
         session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         outputs = session.run([t.name for t in spec.outputs], feeds)
@@ -154,6 +150,15 @@ def _run_with_other_sizes(path: Path, spec: ModelSpec, example_inputs: Feeds) ->
                     f"output {decl.name!r} axis {axis} is {got} for {axis_name} {sizes[axis_name]}"
                 )
     return problems
+
+
+def other_sizes(spec: ModelSpec, example_inputs: Feeds) -> dict[str, int]:
+    """Each declared dynamic axis (batch, sequence, time, ...) at one more than the example's size."""
+    sizes: dict[str, int] = {}
+    for tensor in spec.inputs:
+        for axis, axis_name in tensor.dynamic_axes.items():
+            sizes.setdefault(axis_name, int(example_inputs[tensor.name].shape[axis]) + 1)
+    return sizes
 
 
 def _resize(array: np.ndarray[Any, Any], decl: TensorDecl, sizes: dict[str, int]) -> np.ndarray[Any, Any]:

@@ -6,6 +6,7 @@ model is built. Unknown keys are errors too, so a typo never silently falls back
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,13 +16,16 @@ from typing import Any
 from fnkit_runtime.manifest import TEXT_GRAPH_INPUTS, Limits
 
 from fnkit_build.exceptions import ModelNotFoundError, RegistryError
+from fnkit_build.stack import FUNCTION_KEYS, StackSpec, check_model_name, logical_prefix, stack_spec
 
 TASKS = ("classification", "embedding", "tensor")
 METRICS = ("accuracy_drop", "cosine_mean", "max_abs_error")
 CANDIDATES = ("int8-static-qdq", "int8-dynamic", "int8-dynamic-per-channel")
 ARCHITECTURES = ("x86_64", "arm64")
 DTYPES = ("float32", "float16", "float64", "int64", "int32", "int8", "uint8", "bool")
-DYNAMIC_AXES = ("batch", "sequence")
+BATCH_AXIS = "batch"
+"""The first axis of every tensor; other axes may be dynamic under any name (`sequence`, `time`...)."""
+AXIS_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 TOKEN_DTYPES = ("int64", "int32")
 RESERVED_FILES = ("model.onnx", "manifest.json")
 """Names the build writes into the model folder itself; a tokenizer file must not take them."""
@@ -39,6 +43,7 @@ _MODEL_KEYS = {
     "text",
     "inputs",
     "outputs",
+    "alarms",
 }
 _REQUIRED = ("factory", "task", "tolerance", "gate", "function", "inputs", "outputs")
 
@@ -106,6 +111,8 @@ class ModelSpec:
     """The manifest's own Limits: one definition of the fields and their defaults."""
     text: TextDecl | None = None
     factory_args: Mapping[str, Any] = field(default_factory=dict)
+    stack: StackSpec = field(default_factory=StackSpec)
+    """What the SAM stack needs beyond the build (timeout, concurrency, SnapStart, alarm thresholds)."""
     source: Path = Path("models.toml")
     """The registry file the entry came from (its folder is importable by the factory)."""
 
@@ -199,11 +206,26 @@ def load_registry(path: Path) -> Registry:
         if not isinstance(table, dict):
             raise RegistryError(f"registry {path}: model {name!r} must be a table, not {table!r}")
         specs[name] = _model(_Entry(path, name, table))
+    _check_unique_prefixes(path, specs)
     return Registry(path=path, models=specs)
+
+
+def _check_unique_prefixes(path: Path, specs: Mapping[str, ModelSpec]) -> None:
+    """Two models must not map to the same CloudFormation logical ids (`a-b` and `a-B` would)."""
+    seen: dict[str, str] = {}
+    for name in specs:
+        prefix = logical_prefix(name).lower()
+        if prefix in seen:
+            raise RegistryError(
+                f"registry {path}: model {name!r}: field 'name': its stack resources would collide with "
+                f"model {seen[prefix]!r}'s ({logical_prefix(name)}Function); rename one"
+            )
+        seen[prefix] = name
 
 
 def _model(entry: _Entry) -> ModelSpec:
     entry.keys("", _MODEL_KEYS)
+    check_model_name(entry)
     for key in _REQUIRED:
         if key not in entry.table:
             raise entry.fail(key, "is required")
@@ -230,6 +252,7 @@ def _model(entry: _Entry) -> ModelSpec:
         labels=_labels(entry, task, outputs),
         limits=_limits(entry),
         text=_text(entry, inputs),
+        stack=stack_spec(entry),
         source=entry.path,
     )
 
@@ -246,11 +269,12 @@ def _tensors(entry: _Entry, key: str) -> tuple[TensorDecl, ...]:
         shape = entry.get(f"{where}.shape", list)
         for dim in shape:
             ok_int = isinstance(dim, int) and not isinstance(dim, bool) and dim > 0
-            if not ok_int and dim not in DYNAMIC_AXES:
+            if not ok_int and not (isinstance(dim, str) and AXIS_NAME.match(dim)):
                 raise entry.fail(
-                    f"{where}.shape", f"dimension {dim!r} is neither a positive int nor {DYNAMIC_AXES}"
+                    f"{where}.shape",
+                    f"dimension {dim!r} is neither a positive int nor a dynamic axis name (an identifier)",
                 )
-        if not shape or shape[0] != "batch":
+        if not shape or shape[0] != BATCH_AXIS:
             raise entry.fail(f"{where}.shape", f"{shape!r} must start with the dynamic axis 'batch'")
         named = [dim for dim in shape if isinstance(dim, str)]
         if len(named) != len(set(named)):
@@ -280,7 +304,7 @@ def _gate(entry: _Entry, task: str) -> GateSpec:
 
 
 def _function(entry: _Entry) -> FunctionDecl:
-    entry.keys("function", ("memory_mb", "architecture"))
+    entry.keys("function", FUNCTION_KEYS)
     memory = entry.get("function.memory_mb", int)
     if not 128 <= memory <= 10_240:
         raise entry.fail("function.memory_mb", f"{memory} is outside Lambda's 128-10240 MB")

@@ -16,6 +16,7 @@ _SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "invoke": ("fnkit_ops.invoke.cli", "run a built function locally under the real Lambda runtime client"),
     "bench": ("fnkit_ops.bench.cli", "measure cold start, latency, size and accuracy against torch"),
     "promote": ("fnkit_ops.promote.cli", "shift a Lambda alias to a new version with gates and rollback"),
+    "render": ("fnkit_ops.render.cli", "render the SAM stack, Dockerfile, events and CI from the registry"),
 }
 
 # (module, exception class name) -> exit code. Looked up by isinstance on the raised exception's MRO,

@@ -82,7 +82,7 @@ def _text(
         pytest.param(_edit('["batch", 3]', '[3, "batch"]'), "field 'inputs.x.shape'", id="batch-not-first"),
         pytest.param(_edit('["batch", 3]', '["batch", 0]'), "field 'inputs.x.shape'", id="zero-dim"),
         pytest.param(
-            _edit('["batch", 3]', '["batch", "width"]'), "field 'inputs.x.shape'", id="unknown-axis-name"
+            _edit('["batch", 3]', '["batch", "not a name"]'), "field 'inputs.x.shape'", id="axis-not-a-name"
         ),
         pytest.param(
             _edit('["int8-dynamic"]', '["int4"]'), "field 'quantization': 'int4'", id="unknown-candidate"

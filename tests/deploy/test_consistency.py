@@ -36,18 +36,22 @@ def test_function_memory_and_architecture_come_from_the_registry(
     assert props["Architectures"] == [wanted["architecture"]]
 
 
-def test_function_is_an_image_built_from_its_dockerfile(
-    model: str, source: Any, function_ids: dict[str, str]
+def test_function_is_an_image_built_from_the_shared_dockerfile(
+    model: str, models: dict[str, Any], source: Any, function_ids: dict[str, str]
 ) -> None:
     # GIVEN the model's function
     resource = source.resources[function_ids[model]]
     meta = resource["Metadata"]
-    # THEN it is an Image built from functions/<model>/Dockerfile with context functions/ (SAM resolves
-    # Dockerfile relative to DockerContext, and DockerContext relative to the template)
+    # THEN it is an Image built from the one functions/Dockerfile with context functions/ (SAM resolves
+    # Dockerfile relative to DockerContext, and DockerContext relative to the template), told by its
+    # build arguments which model it serves and which requirement set it installs
     assert resource["Properties"]["PackageType"] == "Image"
-    assert (meta["DockerContext"], meta["Dockerfile"]) == ("./functions", f"{model}/Dockerfile")
-    assert meta["DockerTag"]
+    assert (meta["DockerContext"], meta["Dockerfile"]) == ("./functions", "Dockerfile")
+    assert meta["DockerTag"] == model
+    requirements = "requirements-text.txt" if "text" in models[model] else "requirements.txt"
+    assert meta["DockerBuildArgs"] == {"MODEL": model, "REQUIREMENTS": requirements}
     assert (REPO_ROOT / meta["DockerContext"] / meta["Dockerfile"]).is_file()
+    assert (REPO_ROOT / meta["DockerContext"] / requirements).is_file()
 
 
 def test_function_logs_to_its_own_group_with_retention(

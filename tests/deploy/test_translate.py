@@ -89,7 +89,8 @@ def test_fnkit_deploy_publishes_a_candidate_and_leaves_live_alone(
         changed = cfn.with_placeholder_images(doc, image=cfn.PLACEHOLDER_IMAGE + "-next")
     else:
         changed = cfn.with_placeholder_images(copy.deepcopy(doc))
-        changed["Globals"]["Function"]["Timeout"] = 29
+        for logical_id in function_ids.values():
+            changed["Resources"][logical_id]["Properties"]["Timeout"] = 29  # models.toml function.timeout_s
     after = cfn.CfnTemplate(cfn.translate(changed, cfn.FNKIT), cfn.FNKIT)
     for fn in function_ids.values():
         # THEN the deploy publishes a new version to `candidate` (CloudFormation creates a new Version)

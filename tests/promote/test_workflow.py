@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -50,8 +51,8 @@ def test_test_job_runs_make_test(workflow: dict[str, Any]):
 
 
 def test_deploy_needs_test_and_promote_needs_deploy(workflow: dict[str, Any]):
-    assert workflow["jobs"]["deploy"]["needs"] == "test"
-    assert workflow["jobs"]["promote"]["needs"] == "deploy"
+    assert "test" in workflow["jobs"]["deploy"]["needs"]
+    assert "deploy" in workflow["jobs"]["promote"]["needs"]
 
 
 @pytest.mark.parametrize("job", ["deploy", "promote"])
@@ -110,10 +111,26 @@ def test_promote_uses_a_gated_canary_and_keeps_the_report(workflow: dict[str, An
     assert workflow["jobs"]["promote"]["strategy"]["fail-fast"] is False
 
 
-def test_models_in_the_matrix_match_the_registry(workflow: dict[str, Any]):
-    registry = tomllib.loads((WORKFLOW.parents[2] / "models.toml").read_text(encoding="utf-8"))
-    models = [entry["model"] for entry in workflow["jobs"]["promote"]["strategy"]["matrix"]["include"]]
-    assert sorted(models) == sorted(registry["models"])
+def test_the_matrix_comes_from_the_registry_and_the_workflow_names_no_model(
+    workflow: dict[str, Any], capsys: pytest.CaptureFixture[str]
+):
+    from fnkit_ops.cli import main
+
+    # GIVEN the promotion matrix: the models job's output, which asks `fnkit render --list --json`
+    matrix = workflow["jobs"]["promote"]["strategy"]["matrix"]["include"]
+    assert matrix == "${{ fromJSON(needs.models.outputs.matrix) }}"
+    assert "models" in workflow["jobs"]["promote"]["needs"]
+    [step] = [s for s in _steps(workflow, "models") if s.get("id") == "list"]
+    assert "fnkit render --list --json" in step["run"]
+    # WHEN running that command on the repository's registry
+    registry = WORKFLOW.parents[2] / "models.toml"
+    assert main(["render", "--list", "--json", "--registry", str(registry)]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    # THEN it lists every model with the prefix of its stack outputs, and the workflow names none
+    models = tomllib.loads(registry.read_text(encoding="utf-8"))["models"]
+    assert [entry["model"] for entry in listed] == list(models)
+    text = WORKFLOW.read_text(encoding="utf-8")
+    assert not any(re.search(rf"\b{re.escape(name)}\b", text) for name in models)
 
 
 def _promote_step(workflow: dict[str, Any]) -> dict[str, Any]:

@@ -82,19 +82,44 @@ FUNCTIONS = REPO_ROOT / "functions"
 MODELS = _models(REPO_ROOT)
 
 
+DOCKERFILE = FUNCTIONS / "Dockerfile"
+
+
+def _build_args(model: str) -> dict[str, str]:
+    """The model's DockerBuildArgs in the rendered template (what `sam build` passes)."""
+    from fnkit_build.registry import load_registry
+    from fnkit_ops.render.docker import build_args
+
+    return build_args(load_registry(REPO_ROOT / "models.toml").models[model])
+
+
+def _expand(text: str, args: dict[str, str]) -> str:
+    for name, value in args.items():
+        text = text.replace(f"${{{name}}}", value)
+    return text
+
+
+def test_one_dockerfile_serves_every_model():
+    # GIVEN the functions folder / THEN there is one shared Dockerfile and no per-model copy
+    assert DOCKERFILE.is_file()
+    assert not list(FUNCTIONS.glob("*/Dockerfile"))
+    docker = parse_dockerfile(DOCKERFILE)
+    # AND it is one stage on the Lambda Python 3.12/3.13 base image (a build argument, defaulted)
+    (base,) = docker.base
+    assert base == "${BASE_IMAGE}"
+    default = re.search(r"^ARG BASE_IMAGE=(\S+)$", DOCKERFILE.read_text(), re.MULTILINE)
+    assert default and BASE_IMAGE.match(default.group(1))
+
+
 @pytest.mark.parametrize("model", MODELS)
 def test_dockerfile_matches_the_tree(model):
-    # GIVEN the model's Dockerfile
-    path = FUNCTIONS / model / "Dockerfile"
-    assert path.is_file(), f"no Dockerfile for registry model {model}"
-    docker = parse_dockerfile(path)
-
-    # THEN it is one stage on the Lambda Python 3.12/3.13 base image
-    assert len(docker.base) == 1 and BASE_IMAGE.match(docker.base[0]), docker.base
-    # AND every COPY source exists in the build context, except the build output <model>/model/
+    # GIVEN the shared Dockerfile with this model's build arguments
+    args = _build_args(model)
+    docker = parse_dockerfile(DOCKERFILE)
+    # THEN every COPY source exists in the build context, except the build output <model>/model/
     destinations = {}
     for sources, destination in docker.copies:
-        for source in sources:
+        for source in (_expand(s, args) for s in sources):
             destinations[source] = destination
             if source.rstrip("/") == f"{model}/{constants.DEFAULT_MODEL_SUBDIR}":
                 continue
@@ -102,12 +127,11 @@ def test_dockerfile_matches_the_tree(model):
     # AND the handler and the artifact land where the runtime looks for them
     assert destinations["fnkit_runtime/"] == f"{TASK_ROOT}/fnkit_runtime/"
     assert destinations[f"{model}/model/"] == f"{TASK_ROOT}/{constants.DEFAULT_MODEL_SUBDIR}/"
-    assert docker.env == {constants.MODEL_NAME_ENV: model}
+    assert {k: _expand(v, args) for k, v in docker.env.items()} == {constants.MODEL_NAME_ENV: model}
 
 
-@pytest.mark.parametrize("model", MODELS)
-def test_cmd_names_a_real_handler(model):
-    docker = parse_dockerfile(FUNCTIONS / model / "Dockerfile")
+def test_cmd_names_a_real_handler():
+    docker = parse_dockerfile(DOCKERFILE)
     (target,) = docker.cmd
     module_name, _, attribute = target.rpartition(".")
     module = importlib.import_module(module_name)
@@ -116,11 +140,11 @@ def test_cmd_names_a_real_handler(model):
 
 @pytest.mark.parametrize("model", MODELS)
 def test_image_installs_only_the_pinned_runtime_set(model):
-    # GIVEN the pip install in the Dockerfile
-    docker = parse_dockerfile(FUNCTIONS / model / "Dockerfile")
-    installs = [r for r in docker.runs if "pip install" in r]
+    # GIVEN the pip install in the Dockerfile, with the model's build arguments
+    docker = parse_dockerfile(DOCKERFILE)
+    installs = [_expand(r, _build_args(model)) for r in docker.runs if "pip install" in r]
     assert len(installs) == 1
-    words = shlex.split(installs[0].split("&&")[0])
+    words = shlex.split(installs[0].split("&&")[1])
     assert "--no-cache-dir" in words and words[words.index("--target") + 1] == TASK_ROOT
     requirement = Path(words[words.index("-r") + 1]).name
 

@@ -17,8 +17,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--out", type=Path, required=True, help="folder for bench.json, report.md and bench.png")
     add("--runs", type=int, default=None, help=f"warm runs per measurement (default {k.DEFAULT_WARM_RUNS})")
     add("--cold-runs", type=int, default=None, help=f"fresh processes per cold start ({k.DEFAULT_COLD_RUNS})")
-    add("--registry", type=Path, default=None, help="model registry (default: models.toml)")
-    add("--artifacts", type=Path, default=None, help="where `fnkit build` wrote the models (functions/)")
+    add("--registry", type=Path, default=None, help="the project's models.toml (default: ./models.toml)")
+    add(
+        "--artifacts",
+        type=Path,
+        default=None,
+        help="where `fnkit build` wrote the models (functions/ beside the registry)",
+    )
     add("--prices", type=Path, default=None, help="price table, JSON or TOML (default: us-east-1)")
     add(
         "--cold-fraction",
@@ -29,12 +34,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--skip-baseline", action="store_true", help="leave out the torch baseline (no torch install)")
     add("--write-registry", action="store_true", help="write the balanced memory size into the registry")
     add("--quick", action="store_true", help=f"few runs ({k.QUICK_COLD_RUNS} cold, {k.QUICK_WARM_RUNS} warm)")
-
-
-def _repo_root() -> Path:
-    import fnkit_runtime
-
-    return Path(fnkit_runtime.__file__).resolve().parents[2]
 
 
 def _positive(value: int | None, default: int, option: str) -> int:
@@ -52,6 +51,7 @@ def _command() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fnkit_build.project import DEFAULT_REGISTRY, artifacts_dir
     from fnkit_build.registry import load_registry
 
     from fnkit_ops.bench.prices import load_prices
@@ -59,15 +59,14 @@ def run(args: argparse.Namespace) -> int:
 
     if not 0 <= args.cold_fraction <= 1:
         raise BenchConfigError(f"--cold-fraction must be within [0, 1], got {args.cold_fraction}")
-    root = _repo_root()
     quick = bool(args.quick)
-    registry = args.registry or root / "models.toml"
+    registry = args.registry or DEFAULT_REGISTRY
     models = tuple(spec.name for spec in load_registry(registry).select(args.models))
     options = BenchOptions(
         models=models,
         out=args.out,
         registry=registry,
-        artifacts=args.artifacts or root / "functions",
+        artifacts=artifacts_dir(registry, args.artifacts),
         prices=load_prices(args.prices),
         cold_runs=_positive(
             args.cold_runs, k.QUICK_COLD_RUNS if args.quick else k.DEFAULT_COLD_RUNS, "--cold-runs"

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from fnkit_ops.invoke.runner import RunResult
     from fnkit_ops.invoke.taskroot import TaskRoot
 
-_DEFAULT_ARTIFACTS = Path("functions")
+from fnkit_build.project import DEFAULT_REGISTRY, artifacts_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,11 +43,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--repeat", type=int, default=1, metavar="N", help="send the events N times (default 1)"
     )
     parser.add_argument(
+        "--registry",
+        type=Path,
+        default=DEFAULT_REGISTRY,
+        help="the project's models.toml (default: ./models.toml); its built models are found beside it",
+    )
+    parser.add_argument(
         "--artifacts",
         type=Path,
-        default=_DEFAULT_ARTIFACTS,
+        default=None,
         metavar="DIR",
-        help="folder holding <model>/model/ (fnkit build --out; default functions/)",
+        help="folder holding <model>/model/ (fnkit build --out; default: functions/ beside the registry)",
     )
     parser.add_argument(
         "--memory",
@@ -119,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     _check_args(args)
     env = _parse_env(args.env)
     events = _read_events(args.events) * args.repeat
-    built = locate_built_model(args.model, args.artifacts)
+    built = locate_built_model(args.model, artifacts_dir(args.registry, args.artifacts))
     dest = args.task_root or cache_dir() / "task-roots" / args.model
     say = _Printer(quiet=args.quiet or args.json)
     say.info(f"assembling task root in {dest} ...")

@@ -153,7 +153,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--smoke-manifest",
         type=Path,
         metavar="PATH",
-        help="manifest.json (or its folder): invoke the new version with its golden samples first",
+        help="manifest.json, its folder, or a model name of --registry's project: invoke the new "
+        "version with its golden samples first",
+    )
+    gates.add_argument(
+        "--registry",
+        type=Path,
+        metavar="PATH",
+        help="the project's models.toml, for --smoke-manifest MODEL (<project>/functions/MODEL/model)",
     )
     run_group = parser.add_argument_group("run")
     run_group.add_argument(
@@ -243,7 +250,7 @@ def config_from_args(args: argparse.Namespace) -> PromotionConfig:
         strategy=parse_strategy(args.strategy),
         gates=gates,
         publish_image=args.publish_image,
-        smoke_manifest=args.smoke_manifest,
+        smoke_manifest=_smoke_manifest(args.smoke_manifest, args.registry),
         on_resume=ResumePolicy(args.on_resume) if args.on_resume else None,
         poll_seconds=args.poll_seconds,
         settle_seconds=args.settle_seconds,
@@ -286,3 +293,13 @@ def run(args: argparse.Namespace, deps: Dependencies | None = None) -> int:
         except BotoCoreError as exc:  # no region, a broken profile: AWS configuration, nothing touched
             return _refuse(args, f"AWS configuration: {type(exc).__name__}: {exc}")
     return promote(config, deps).exit_code
+
+
+def _smoke_manifest(value: Path | None, registry: Path | None) -> Path | None:
+    """A manifest path as given, or a model name resolved in the project of `registry`."""
+    if value is None or registry is None or value.exists():
+        return value
+    from fnkit_build.project import artifacts_dir
+    from fnkit_runtime.constants import DEFAULT_MODEL_SUBDIR
+
+    return artifacts_dir(registry) / str(value) / DEFAULT_MODEL_SUBDIR

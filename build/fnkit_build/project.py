@@ -1,0 +1,23 @@
+"""The project convention: a project is a folder holding `models.toml` (plus the factories it names).
+
+Every command takes `--registry PATH` (default `./models.toml`) and puts what it writes relative to
+the registry's folder unless told otherwise: built models in `<project>/functions/<model>/model/`,
+the rendered stack beside the registry. The kit's own repository is one such project.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+DEFAULT_REGISTRY = Path("models.toml")
+FUNCTIONS_DIR = "functions"
+"""The project's Docker build context and where `fnkit build` writes `<model>/model/`."""
+
+
+def project_root(registry: Path) -> Path:
+    return registry.resolve().parent
+
+
+def artifacts_dir(registry: Path, explicit: Path | None = None) -> Path:
+    """Where the project's built models live: `explicit` if given, else `<project>/functions`."""
+    return explicit if explicit is not None else project_root(registry) / FUNCTIONS_DIR
