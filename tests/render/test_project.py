@@ -87,7 +87,9 @@ def test_outside_project_translates_to_a_function_with_aliases_alarms_and_routes
     assert set(api["Properties"]["Body"]["paths"]) == {"/trend/predict", "/trend/health"}
 
 
-def test_outside_project_events_answer_under_the_runtime_client(built_project: Project, tmp_path: Path) -> None:
+def test_outside_project_events_answer_under_the_runtime_client(
+    built_project: Project, tmp_path: Path
+) -> None:
     # GIVEN the rendered events of the built model (bodies are its golden requests)
     events = [built_project.root / "events" / f"trend-{t}.json" for t in EVENT_TYPES]
     manifest = json.loads((built_project.root / "functions/trend/model/manifest.json").read_text())
@@ -162,7 +164,9 @@ def test_a_third_model_is_one_entry_and_one_factory(repo_copy: Project) -> None:
     assert len(direct["inputs"][0]) == 3
 
 
-@pytest.mark.parametrize("edit", ["template", "registry"], ids=["hand-edited-template", "unrendered-registry"])
+@pytest.mark.parametrize(
+    "edit", ["template", "registry"], ids=["hand-edited-template", "unrendered-registry"]
+)
 def test_check_fails_when_files_are_not_what_the_registry_renders(
     repo_copy: Project, edit: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
