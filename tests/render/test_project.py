@@ -126,7 +126,7 @@ def test_dynamic_time_axis_accepts_two_lengths_and_refuses_a_wrong_channel_count
     # THEN both lengths are answered, and the wrong fixed dimension is a 400 naming it
     assert len(responses[0]["outputs"]["logits"]) == 1
     assert len(responses[1]["outputs"]["logits"]) == 1
-    assert responses[2]["statusCode"] == 400
+    assert responses[2]["status"] == 400, responses[2]
     assert "axis 1" in responses[2]["message"]
 
 
