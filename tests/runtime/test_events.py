@@ -61,11 +61,12 @@ def test_loader_rejects_unknown_names():
         load_event("digits-carrier-pigeon")
 
 
-def test_digits_events_hold_real_scaled_digits():
-    # GIVEN scikit-learn's first two digits, scaled as the build trains on them (images / 16)
-    from sklearn.datasets import load_digits
+def test_digits_events_hold_the_largest_golden_batch():
+    # GIVEN the digits factory's held-out split (scikit-learn's digits, scaled as the build trains on
+    # them): its largest golden request is held-out images 1-3, and render takes event bodies from it
+    from fnkit_build.examples.digits import load_digits_split
 
-    images = (load_digits().images[:2] / 16.0).astype(np.float32).reshape(2, 1, 8, 8)
+    images = load_digits_split()[2][1:4]
 
     # THEN every digits prediction event carries exactly that batch
     for event_type in ("rest-api", "http-api", "function-url", "direct"):

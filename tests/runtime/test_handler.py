@@ -43,7 +43,7 @@ def test_digits_prediction_matches_the_model_for_every_event_type(harness, serve
     assert body["model"] == "digits"
     assert body["model_version"] == model.manifest.model_version
     assert body["function_version"] == harness.context.function_version
-    assert body["batch_size"] == 2
+    assert body["batch_size"] == len(pixels) == 3
     assert [p["label"] for p in body["predictions"]] == [str(i) for i in expected.argmax(axis=1)]
     assert all(0.0 < p["score"] <= 1.0 for p in body["predictions"])
 

@@ -18,7 +18,8 @@ def test_a_cold_prediction_emits_the_documented_metrics(harness, serve):
     serve("digits")
 
     # WHEN one prediction runs
-    harness.invoke(load_event("digits-http-api"))
+    event = load_event("digits-http-api")
+    harness.invoke(event)
 
     # THEN the namespace is the environment's and the main document carries the per-version metrics
     documents = harness.emf()
@@ -38,7 +39,7 @@ def test_a_cold_prediction_emits_the_documented_metrics(harness, serve):
     assert main["model"] == "digits"
     assert main["function_version"] == "7"
     assert main["service"] == os.environ["POWERTOOLS_SERVICE_NAME"]
-    assert main["BatchSize"] == [2.0]
+    assert main["BatchSize"] == [float(len(json.loads(event["body"])["inputs"]))]
     assert main["InferenceTime"][0] > 0 and main["ModelLoadTime"][0] > 0
     # AND powertools' ColdStart metric is its own document
     cold = next(d for d in documents if "ColdStart" in d)

@@ -2,8 +2,9 @@
 
 Shapes are those `sam local generate-event` writes for API Gateway REST (v1), HTTP API (v2), a
 Function URL, an EventBridge schedule (the warm-up), plus the direct invocation (the body itself).
-The request body is the manifest's first golden request when the model is built, else a valid one
-made from the registry's signature (zeros of the declared shape; a short text for text models).
+The request body is the manifest's golden request with the largest batch when the model is built,
+else the committed one while the function accepts it, else a valid one made from the registry's
+signature (zeros of the declared shape; a short text for text models).
 """
 
 from __future__ import annotations

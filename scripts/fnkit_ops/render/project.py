@@ -33,12 +33,19 @@ KIT_CONTEXT_FILES = ("requirements.txt", "requirements-text.txt", "trim.py", ".d
 
 
 def built_request(spec: ModelSpec, artifacts: Path) -> dict[str, Any] | None:
-    """The first golden request of the built model, if it is built (and its manifest readable)."""
+    """The built model's golden request with the largest batch (the first of equals), if it is built.
+
+    A batch shows more of the contract than one item; the goldens' requests are the factory's fixed
+    held-out inputs, so every build machine renders the same events.
+    """
     try:
         manifest = load_manifest(artifacts / spec.name / c.DEFAULT_MODEL_SUBDIR)
     except ManifestError:
         return None
-    return dict(manifest.golden[0].request) if manifest.golden else None
+    if not manifest.golden:
+        return None
+    largest = max(manifest.golden, key=lambda g: len(next(iter(g.outputs.values()), [])))
+    return dict(largest.request)
 
 
 def valid_request(spec: ModelSpec, request: Any) -> bool:
@@ -69,7 +76,7 @@ def _kept_request(spec: ModelSpec, root: Path) -> Any:
 
 
 def request_for(spec: ModelSpec, root: Path, artifacts: Path) -> dict[str, Any]:
-    """Golden request when built; else the committed one if still valid; else one from the signature."""
+    """A golden request when built; else the committed one if still valid; else one from the signature."""
     built = built_request(spec, artifacts)
     if built is not None:
         return built
