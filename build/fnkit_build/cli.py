@@ -37,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="ship the gated file as is, without offline graph optimization",
     )
+    parser.add_argument(
+        "--no-repair",
+        action="store_true",
+        help="do not repair int8 candidates that fail the gate by keeping nodes in float "
+        "(registry: repair.enabled)",
+    )
     parser.add_argument("--list", action="store_true", help="list the registry's models and exit")
 
 
@@ -53,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         out=artifacts_dir(args.registry, args.out),
         quantize=not args.skip_quantize,
         optimize=not args.no_optimize,
+        repair=not args.no_repair,
     )
     build_models(registry, args.models, options)
     return 0

@@ -22,6 +22,7 @@ from fnkit_runtime.manifest import (
     GateInfo,
     GoldenSample,
     Manifest,
+    RepairInfo,
     Signature,
     TensorSpec,
     TextSpec,
@@ -51,8 +52,11 @@ def make_manifest(
     evaluations: list[Evaluation],
     golden: list[GoldenSample],
     tokenizer: Path | None = None,
+    repairs: Mapping[str, RepairInfo] | None = None,
 ) -> Manifest:
-    """The manifest for the chosen artifact (whose final bytes are `artifact`)."""
+    """The manifest for the chosen artifact (whose final bytes are `artifact`); `repairs` by the
+    repaired candidate's name."""
+    repairs = repairs or {}
     fp32 = next(e for e in evaluations if e.name == "fp32")
     text = None
     if spec.text is not None:
@@ -98,6 +102,7 @@ def make_manifest(
                 passed=e.passed,
                 reason="; ".join(e.reasons),
                 extra=dict(sorted(e.extra.items())),
+                repair=repairs.get(e.name),
             )
             for e in evaluations
         ],

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from fnkit_runtime.manifest import Manifest
+from fnkit_runtime.manifest import Manifest, RepairInfo
 
 from fnkit_build.buildreport import make_build_report, write_build_report
 from fnkit_build.export import export_onnx, opset_of
@@ -28,6 +28,7 @@ from fnkit_build.package import make_manifest, write_model_dir
 from fnkit_build.parity import check_parity
 from fnkit_build.quantize import check_calibration, quantize, target_preset
 from fnkit_build.registry import ModelSpec, Registry
+from fnkit_build.repair import RepairContext, repair_failing, repair_lines
 from fnkit_build.runner import open_session, run_session, run_torch
 from fnkit_build.types import Array, Feeds, ModelBundle
 
@@ -37,6 +38,8 @@ class BuildOptions:
     out: Path
     quantize: bool = True
     optimize: bool = True
+    repair: bool = True
+    """Repair failing int8 candidates (`fnkit_build.repair`) where the registry allows it."""
     stream: TextIO = field(default_factory=lambda: sys.stdout)
 
 
@@ -105,6 +108,18 @@ def build_model(spec: ModelSpec, options: BuildOptions) -> BuildResult:
             p.detail = ", ".join(f"{d.name} max abs {d.max_abs:.2g}" for d in diffs)
         files = {"fp32": fp32_path, **_quantize_all(spec, candidates, fp32_path, bundle, progress)}
         evaluations = _gate_all(spec, files, bundle, reference, progress)
+        repairs: dict[str, RepairInfo] = {}
+        if options.repair and spec.repair.enabled:
+            context = RepairContext(
+                spec,
+                fp32_path,
+                bundle.eval_inputs,
+                reference,
+                bundle.eval_labels,
+                bundle.calibration,
+                target_preset(spec.function.architecture),
+            )
+            evaluations, repairs = repair_failing(context, evaluations, work, progress)
         chosen = choose(spec, evaluations)
         progress.say(f"chosen: {chosen.name}")
         artifact, optimized = chosen.path, False
@@ -123,6 +138,7 @@ def build_model(spec: ModelSpec, options: BuildOptions) -> BuildResult:
                 golden_requests=bundle.golden_requests,
                 golden_feeds=golden_feeds,
                 extra_files=extra,
+                repairs=repairs,
             )
             model_dir = write_model_dir(options.out, manifest, artifact, extra)
             write_build_report(model_dir, make_build_report(manifest, evaluations))
@@ -203,6 +219,7 @@ def _manifest(
     golden_requests: list[dict[str, Any]],
     golden_feeds: list[Feeds],
     extra_files: dict[str, Path],
+    repairs: dict[str, RepairInfo],
 ) -> Manifest:
     import onnxruntime
 
@@ -224,6 +241,7 @@ def _manifest(
         evaluations=evaluations,
         golden=golden,
         tokenizer=extra_files.get(spec.text.tokenizer_file) if spec.text is not None else None,
+        repairs=repairs,
     )
 
 
@@ -253,6 +271,9 @@ def summary_table(results: Sequence[BuildResult]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
+    repaired = [line for r in results for line in repair_lines(r.manifest)]
+    if repaired:
+        lines += ["", "repaired candidates (nodes kept in float)", *repaired]
     return "\nsummary\n" + "\n".join(lines)
 
 

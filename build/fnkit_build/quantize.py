@@ -36,6 +36,21 @@ class QuantPreset:
     reason: str
 
 
+@dataclass(frozen=True)
+class NodeSelection:
+    """Which nodes a candidate quantizes, by the names the quantizer sees (the dynamic quantizer
+    renames a `Gemm` to `<name>_MatMul` before it matches them): only `only` when given, never `exclude`."""
+
+    only: tuple[str, ...] | None = None
+    exclude: tuple[str, ...] = ()
+
+    def quantizer_kwargs(self) -> dict[str, list[str]]:
+        kwargs = {"nodes_to_exclude": list(self.exclude)} if self.exclude else {}
+        if self.only is not None:
+            kwargs["nodes_to_quantize"] = list(self.only)
+        return kwargs
+
+
 def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
     """The build host's CPU flags (empty when /proc/cpuinfo is unavailable, e.g. on macOS)."""
     try:
@@ -113,11 +128,12 @@ def quantize(
     preset: QuantPreset,
     calibration: Sequence[Feeds] | None,
     spec: ModelSpec,
+    nodes: NodeSelection | None = None,
 ) -> Path:
-    """Write the quantized `candidate` of `source` to `target`."""
+    """Write the quantized `candidate` of `source` to `target` (only/except `nodes` when given)."""
     try:
         with _quiet_root_logger():
-            _run(candidate, source, target, preset=preset, calibration=calibration, spec=spec)
+            _run(candidate, source, target, preset=preset, calibration=calibration, spec=spec, nodes=nodes)
     except (CalibrationError, QuantizationError):
         raise
     except Exception as exc:
@@ -148,8 +164,11 @@ def _run(
     preset: QuantPreset,
     calibration: Sequence[Feeds] | None,
     spec: ModelSpec,
+    nodes: NodeSelection | None = None,
 ) -> None:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType
+
+    selection = (nodes or NodeSelection()).quantizer_kwargs()
 
     if candidate == "int8-static-qdq":
         from onnxruntime.quantization import quantize_static
@@ -165,6 +184,7 @@ def _run(
             per_channel=True,
             reduce_range=preset.reduce_range,
             calibrate_method=CalibrationMethod.MinMax,
+            **selection,
         )
     elif candidate in ("int8-dynamic", "int8-dynamic-per-channel"):
         from onnxruntime.quantization import quantize_dynamic
@@ -175,6 +195,7 @@ def _run(
             weight_type=QuantType.QInt8,
             per_channel=candidate.endswith("per-channel"),
             reduce_range=preset.reduce_range,
+            **selection,
         )
     else:
         raise QuantizationError(f"model {spec.name!r}: unknown quantization candidate {candidate!r}")

@@ -16,6 +16,7 @@ from typing import Any
 from fnkit_runtime.manifest import TEXT_GRAPH_INPUTS, Limits
 
 from fnkit_build.exceptions import ModelNotFoundError, RegistryError
+from fnkit_build.repairspec import RepairSpec, repair_spec
 from fnkit_build.stack import FUNCTION_KEYS, StackSpec, check_model_name, logical_prefix, stack_spec
 
 TASKS = ("classification", "embedding", "tensor")
@@ -44,6 +45,7 @@ _MODEL_KEYS = {
     "inputs",
     "outputs",
     "alarms",
+    "repair",
 }
 _REQUIRED = ("factory", "task", "tolerance", "gate", "function", "inputs", "outputs")
 
@@ -113,6 +115,8 @@ class ModelSpec:
     factory_args: Mapping[str, Any] = field(default_factory=dict)
     stack: StackSpec = field(default_factory=StackSpec)
     """What the SAM stack needs beyond the build (timeout, concurrency, SnapStart, alarm thresholds)."""
+    repair: RepairSpec = field(default_factory=RepairSpec)
+    """Whether and how far a failing int8 candidate is repaired (`fnkit_build.repair`)."""
     source: Path = Path("models.toml")
     """The registry file the entry came from (its folder is importable by the factory)."""
 
@@ -253,6 +257,7 @@ def _model(entry: _Entry) -> ModelSpec:
         limits=_limits(entry),
         text=_text(entry, inputs),
         stack=stack_spec(entry),
+        repair=repair_spec(entry),
         source=entry.path,
     )
 

@@ -22,9 +22,10 @@ from typing import Any
 
 from fnkit_runtime.exceptions import ManifestError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Bump on any change to the manifest's shape. 2: `created_at` and the candidates' `latency_ms_p50`
-moved out to the build report."""
+moved out to the build report. 3: a repaired candidate's `repair` (nodes kept in float, metric and
+bytes before repair)."""
 
 TASKS = ("classification", "embedding", "tensor")
 DTYPES = ("float32", "float16", "float64", "int64", "int32", "int8", "uint8", "bool", "string")
@@ -107,6 +108,35 @@ class ArtifactInfo:
 
 
 @dataclass(frozen=True)
+class ExcludedNode:
+    """A graph node a repaired candidate keeps in float, named as the quantizer sees it."""
+
+    name: str
+    op_type: str
+
+
+@dataclass(frozen=True)
+class RepairInfo:
+    """How a failing int8 candidate was repaired (`fnkit_build.repair`): the candidate it started
+    from, the nodes kept in float, and that candidate's numbers before repair (after: the result's)."""
+
+    base: str
+    excluded: list[ExcludedNode]
+    quantizable_nodes: int
+    """Nodes the quantizer would quantize; the search ranked each by how much quantizing it costs."""
+    max_excluded: int
+    """The search's bound (registry `repair.max_excluded_fraction` of `quantizable_nodes`)."""
+    metric_before: float
+    bytes_before: int
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RepairInfo:
+        fields = dict(data)
+        excluded = [ExcludedNode(**node) for node in fields.pop("excluded")]
+        return cls(excluded=excluded, **fields)
+
+
+@dataclass(frozen=True)
 class CandidateResult:
     """One quantization candidate as the gate saw it (its measured latency is in the build report)."""
 
@@ -117,6 +147,14 @@ class CandidateResult:
     passed: bool
     reason: str = ""
     extra: dict[str, float] = field(default_factory=dict)
+    repair: RepairInfo | None = None
+    """Set on a repaired candidate (`<base>-repaired`): what was kept in float, and the numbers before."""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CandidateResult:
+        fields = dict(data)
+        repair = fields.pop("repair", None)
+        return cls(repair=RepairInfo.from_dict(repair) if repair is not None else None, **fields)
 
 
 @dataclass(frozen=True)
@@ -229,7 +267,7 @@ class Manifest:
                 limits=Limits(**data["limits"]),
                 function=FunctionSettings(**data["function"]),
                 gate=GateInfo(**data["gate"]),
-                candidates=[CandidateResult(**c) for c in data["candidates"]],
+                candidates=[CandidateResult.from_dict(c) for c in data["candidates"]],
                 golden=[GoldenSample(**g) for g in data["golden"]],
                 labels=data.get("labels"),
                 text=TextSpec(**text) if text else None,

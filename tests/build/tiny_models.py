@@ -136,3 +136,40 @@ def tiny_cnn() -> ModelBundle:
 
 def broken() -> ModelBundle:
     raise RuntimeError("dataset server unreachable")
+
+
+OUTLIER = 1e4
+"""The constant activation of an outlier channel: whole-tensor int8 scales round everything else to 0."""
+
+
+def outlier_channel(outliers: int = 1) -> ModelBundle:
+    """One hidden channel carries a huge constant (an outlier feature, as in transformers): every
+    int8 candidate quantizes the MatMul reading it with one activation scale per tensor, which rounds
+    the useful channels to zero. Keeping that one small MatMul in float repairs it; the large layers
+    stay int8. `outliers=2` adds a second outlier channel before the large layer, so a repair needs
+    two nodes in float (one of them the largest)."""
+    torch.manual_seed(0)
+    wide, narrow = 256, 16
+    spread = nn.Linear(FEATURES, wide)
+    squeeze = nn.Linear(wide, narrow)  # reads the outlier channel
+    expand = nn.Linear(narrow, wide)
+    big = nn.Linear(wide, wide)  # reads the second outlier channel when outliers == 2
+    head = nn.Linear(wide, CLASSES)
+    module = nn.Sequential(spread, nn.ReLU(), squeeze, nn.ReLU(), expand, nn.ReLU(), big, nn.ReLU(), head)
+    with torch.no_grad():
+        for layer in (spread, squeeze, expand, big, head):  # He init, no biases: the signal survives
+            layer.weight.normal_(0.0, (2.0 / layer.in_features) ** 0.5)  # every layer, so labels vary
+            layer.bias.zero_()
+    with torch.no_grad():
+        _add_outlier(spread, squeeze)
+        if outliers == 2:
+            _add_outlier(expand, big)
+    return _classifier_bundle(module, _data(256))
+
+
+def _add_outlier(producer: nn.Linear, consumer: nn.Linear) -> None:
+    """Channel 0 of `producer` outputs OUTLIER whatever the input; `consumer` gives it no weight, so
+    the float model ignores it while int8 sizes its activation scale by it."""
+    producer.weight[0] = 0.0
+    producer.bias[0] = OUTLIER
+    consumer.weight[:, 0] = 0.0
