@@ -16,10 +16,11 @@ import numpy as np
 import onnx
 import pytest
 from fnkit_build.exceptions import GateError, RegistryError
+from fnkit_build.gate import Evaluation
 from fnkit_build.pipeline import BuildOptions, BuildResult, build_models
 from fnkit_build.quantize import NodeSelection, quantize, target_preset
-from fnkit_build.registry import load_registry
-from fnkit_build.repair import REPAIRED_SUFFIX, quantizable_nodes
+from fnkit_build.registry import GateSpec, load_registry
+from fnkit_build.repair import REPAIRED_SUFFIX, needs_repair, quantizable_nodes
 from fnkit_build.repairspec import RepairSpec
 from fnkit_runtime.exceptions import ManifestError
 from fnkit_runtime.manifest import SCHEMA_VERSION, CandidateResult, Manifest, load_manifest
@@ -291,3 +292,25 @@ def test_a_repaired_build_is_deterministic_and_its_manifest_versioned(
     next(c for c in broken["candidates"] if c["repair"])["repair"].pop("excluded")
     with pytest.raises(ManifestError, match="malformed"):
         Manifest.from_dict(broken)
+
+
+def _evaluation(name: str, metric: float, *, size_ratio: float = 0.3, passed: bool = False) -> Evaluation:
+    extra = {"size_ratio": size_ratio}
+    return Evaluation(name, Path(f"{name}.onnx"), 100, metric, 1 - metric, passed, 1.0, ("x",), extra)
+
+
+@pytest.mark.parametrize(
+    ("evaluation", "repair"),
+    [
+        pytest.param(_evaluation("int8-dynamic", 0.5), True, id="accuracy-fails"),
+        pytest.param(_evaluation("int8-dynamic", float("nan")), True, id="non-finite"),
+        pytest.param(_evaluation("int8-dynamic", 0.0, passed=True), False, id="passes"),
+        pytest.param(_evaluation("int8-dynamic", 0.5, size_ratio=0.6), False, id="too-big-already"),
+        pytest.param(_evaluation("int8-dynamic", 0.0), False, id="fails-on-something-else"),
+        pytest.param(_evaluation("fp32", 0.5), False, id="fp32"),
+        pytest.param(_evaluation("int8-dynamic-repaired", 0.5), False, id="already-repaired"),
+    ],
+)
+def test_needs_repair(evaluation: Evaluation, repair: bool) -> None:
+    gate = GateSpec(metric="accuracy_drop", threshold=0.02, max_size_ratio=0.5)
+    assert needs_repair(gate, evaluation) is repair
