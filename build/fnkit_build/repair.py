@@ -198,7 +198,7 @@ def repair_candidate(ctx: RepairContext, base: Evaluation, work: Path, progress:
         search = _Search(ctx, base.name, ranked, bound, work)
         k = search.smallest_passing()
         p.detail = (
-            f"{len(nodes)} quantizable nodes ranked, {search.steps} search steps, "
+            f"{len(nodes)} quantizable nodes ranked, {search.steps} search step(s), "
             + (f"{k} kept in float" if k is not None else f"bound of {bound} reached without a pass")
             + f", search {time.perf_counter() - started:.2f} s"
         )
