@@ -5,12 +5,9 @@ These use the session fixture `built_models` (tests/conftest.py), which runs `fn
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import io
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,56 +33,23 @@ OTHER_EVENTS = ["direct", "warmup", "health"]
 DEV_ONLY = ["torch", "fnkit_build", "fnkit_ops"]
 
 
-@dataclass(frozen=True)
-class InvokeRun:
-    built: BuiltFunction
-    names: list[str]
-    """Event names, in the order sent: golden-0..n, then the shipped events."""
-    document: dict[str, Any]
-    """`fnkit invoke --json` output."""
-    code: int
-
-
-def _event_files(tmp: Path, built: BuiltFunction) -> list[tuple[str, Path]]:
-    files: list[tuple[str, Path]] = []
-    for index, sample in enumerate(built.manifest.golden):
-        path = tmp / f"golden-{index}.json"
-        path.write_text(json.dumps(sample.request))  # a direct invocation event is the request body
-        files.append((f"golden-{index}", path))
-    files += [(kind, REPO / "events" / f"{built.model}-{kind}.json") for kind in API_EVENTS + OTHER_EVENTS]
-    return files
-
-
 @pytest.fixture(scope="module", params=MODELS)
-def invoke_run(
-    request: pytest.FixtureRequest, built_models: Path, tmp_path_factory: pytest.TempPathFactory
-) -> InvokeRun:
-    """One `fnkit invoke --json` per model: every golden sample and every shipped event, one warm process."""
-    model: str = request.param
-    tmp = tmp_path_factory.mktemp(f"invoke-{model}")
-    built = locate_built_model(model, built_models)
-    files = _event_files(tmp, built)
-    argv = ["invoke", model, "--artifacts", str(built_models), "--task-root", str(tmp / "task"), "--json"]
-    for _, path in files:
-        argv += ["--event", str(path)]
-    out = io.StringIO()  # capsys is function-scoped; this fixture is module-scoped
-    with contextlib.redirect_stdout(out):
-        code = main(argv)
-    if not out.getvalue():
-        pytest.fail(f"fnkit invoke {model} printed no result (exit code {code}); see its stderr above")
-    return InvokeRun(built, [name for name, _ in files], json.loads(out.getvalue()), code)
+def invoke_run(request: pytest.FixtureRequest, invoke_runs: Any) -> Any:
+    """One `fnkit invoke --json --emulator fnkit` per model (tests/invoke/conftest.py): every golden
+    sample, shipped event and held-out bad request, one warm process."""
+    return invoke_runs.get(request.param, "fnkit")
 
 
-def _by_name(run: InvokeRun) -> dict[str, dict[str, Any]]:
+def _by_name(run: Any) -> dict[str, dict[str, Any]]:
     return dict(zip(run.names, run.document["invocations"], strict=True))
 
 
-def test_invoke_succeeds(invoke_run: InvokeRun) -> None:
+def test_invoke_succeeds(invoke_run: Any) -> None:
     assert invoke_run.code == 0
     assert all(inv["ok"] for inv in invoke_run.document["invocations"])
 
 
-def test_golden_outputs_are_reproduced(invoke_run: InvokeRun) -> None:
+def test_golden_outputs_are_reproduced(invoke_run: Any) -> None:
     # GIVEN the manifest's golden samples, sent as direct invocations through awslambdaric
     invocations = _by_name(invoke_run)
     manifest = invoke_run.built.manifest
@@ -108,7 +72,7 @@ def test_golden_outputs_are_reproduced(invoke_run: InvokeRun) -> None:
 
 
 @pytest.mark.parametrize("kind", API_EVENTS)
-def test_api_events_get_a_200_proxy_response(invoke_run: InvokeRun, kind: str) -> None:
+def test_api_events_get_a_200_proxy_response(invoke_run: Any, kind: str) -> None:
     # WHEN the shipped API Gateway / Function URL event is invoked
     response = _by_name(invoke_run)[kind]["response"]
 
@@ -119,7 +83,7 @@ def test_api_events_get_a_200_proxy_response(invoke_run: InvokeRun, kind: str) -
     assert set(body["outputs"]) == {spec.name for spec in invoke_run.built.manifest.signature.outputs}
 
 
-def test_direct_warmup_and_health_events(invoke_run: InvokeRun) -> None:
+def test_direct_warmup_and_health_events(invoke_run: Any) -> None:
     invocations = _by_name(invoke_run)
     manifest = invoke_run.built.manifest
     assert invocations["direct"]["response"]["model_version"] == manifest.model_version
@@ -129,7 +93,7 @@ def test_direct_warmup_and_health_events(invoke_run: InvokeRun) -> None:
     assert json.loads(health["body"])["model_version"] == manifest.model_version
 
 
-def test_report_lines(invoke_run: InvokeRun) -> None:
+def test_report_lines(invoke_run: Any) -> None:
     # THEN every invocation has a REPORT line with the manifest's memory size; Init only on the first
     invocations = invoke_run.document["invocations"]
     reports = [parse_report_line(inv["report"]) for inv in invocations]
@@ -140,7 +104,7 @@ def test_report_lines(invoke_run: InvokeRun) -> None:
     assert len(invoke_run.document["cold_starts"]) == 1
 
 
-def test_emf_metrics_are_printed(invoke_run: InvokeRun) -> None:
+def test_emf_metrics_are_printed(invoke_run: Any) -> None:
     # GIVEN the function's stdout: EMF documents among the JSON log lines
     documents = []
     for entry in invoke_run.document["logs"]:
@@ -246,8 +210,9 @@ def test_function_task_root_cannot_import_dev_packages(probe_roots: dict[str, An
     }
 
 
+@pytest.mark.parametrize("emulator", ["rie", "fnkit"])
 def test_init_failure_is_shown_with_exit_code_1(
-    built_models: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    built_models: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], emulator: str
 ) -> None:
     # GIVEN a digits build whose artifact is garbage with a manifest that matches it (so only the
     # session creation can notice), and the model loaded at init
@@ -276,6 +241,8 @@ def test_init_failure_is_shown_with_exit_code_1(
             str(tmp_path / "task"),
             "--env",
             "FNKIT_LOAD_AT_INIT=true",
+            "--emulator",
+            emulator,
             "--quiet",
         ]
     )
@@ -285,14 +252,17 @@ def test_init_failure_is_shown_with_exit_code_1(
     err = capsys.readouterr().err
     assert "function init failed: ModelLoadError" in err
     assert "onnxruntime could not load" in err
+    if emulator == "rie":  # AWS's emulator answers a failed init with a 502 and Lambda's error object
+        assert "the emulator answered HTTP 502 with Lambda's init error object" in err
 
 
 def test_text_output_shows_responses_reports_and_logs(
     built_models: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    # WHEN one event is sent twice to a warm function, without --json
+    # WHEN one event is sent twice to a warm function through fnkit's Runtime API, without --json
     event = REPO / "events" / "minilm-http-api.json"
     argv = ["invoke", "minilm", "--event", str(event), "--repeat", "2", "--artifacts", str(built_models)]
+    argv += ["--emulator", "fnkit"]
     code = main([*argv, "--task-root", str(tmp_path / "task")])
 
     # THEN stdout holds each response and REPORT line (Init on the first only) and the cold/warm summary

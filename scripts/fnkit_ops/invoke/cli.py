@@ -1,8 +1,11 @@
 """`fnkit invoke MODEL --event FILE ...`: run a built function locally under awslambdaric.
 
-Assembles the task root as the Dockerfile does, starts it in an isolated process against a local
-Runtime API, sends the events (in order, `--repeat` times, to one warm process) and prints each
-response with Lambda's REPORT line. The function's own logs go to stderr (`--quiet` hides them).
+Assembles the task root as the Dockerfile does and runs it with the environment and timeout of the
+rendered template, in an isolated process, under AWS's Runtime Interface Emulator (`--emulator rie`,
+the default: what `sam local invoke` runs inside the container) or fnkit's own Runtime API
+(`--emulator fnkit`: peak RSS, the cold/warm split). Sends the events (in order, `--repeat` times, to
+one warm process) and prints each response with its REPORT line. The function's own logs go to
+stderr (`--quiet` hides them).
 
 Exit codes: 0 when every invocation succeeded; 1 when any returned a function error (an unhandled
 exception, a crash or a timeout), when the peak memory exceeded the memory size (Lambda would end
@@ -23,10 +26,14 @@ from typing import TYPE_CHECKING, Any
 from fnkit_ops.exceptions import UsageError
 
 if TYPE_CHECKING:
+    from fnkit_ops.invoke.report import InvocationResult
+    from fnkit_ops.invoke.rie_binary import RieBinary
     from fnkit_ops.invoke.runner import RunResult
     from fnkit_ops.invoke.taskroot import TaskRoot
 
 from fnkit_build.project import DEFAULT_REGISTRY, artifacts_dir
+
+from fnkit_ops.invoke.constants import DEFAULT_TIMEOUT_S, Emulator
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,7 +78,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--env", action="append", default=[], metavar="K=V", help="extra environment variable (repeatable)"
     )
     parser.add_argument(
-        "--timeout", type=float, default=30.0, metavar="S", help="per-invocation timeout (30 s)"
+        "--emulator",
+        choices=[e.value for e in Emulator],
+        default=Emulator.RIE.value,
+        help="rie (default): AWS's Runtime Interface Emulator, from the SAM CLI wheel (cached in "
+        ".fnkit-cache/rie/); fnkit: fnkit's own Runtime API, which also measures peak RSS and splits "
+        "cold from warm",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        metavar="S",
+        help="function timeout (default: the template's Timeout for the model, else 30 s)",
     )
     parser.add_argument("--no-trim", action="store_true", help="keep what functions/trim.py would remove")
     output = parser.add_mutually_exclusive_group()
@@ -111,23 +130,35 @@ def _read_events(paths: list[str]) -> list[tuple[str, Any]]:
 def _check_args(args: argparse.Namespace) -> None:
     if args.repeat < 1:
         raise UsageError("--repeat must be at least 1")
-    if args.timeout <= 0:
+    if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be positive")
     if args.memory is not None and not 128 <= args.memory <= 10_240:
         raise UsageError(f"--memory {args.memory} is outside Lambda's 128-10240 MB")
 
 
 def run(args: argparse.Namespace) -> int:
-    from fnkit_ops.invoke.function import assemble_function, function_config, locate_built_model
-    from fnkit_ops.invoke.runner import run_invocations
+    from fnkit_ops.invoke.function import (
+        assemble_function,
+        function_config,
+        locate_built_model,
+        template_settings,
+    )
     from fnkit_ops.invoke.taskroot import cache_dir
 
     _check_args(args)
-    env = _parse_env(args.env)
+    emulator = Emulator(args.emulator)
+    extra_env = _parse_env(args.env)
     events = _read_events(args.events) * args.repeat
     built = locate_built_model(args.model, artifacts_dir(args.registry, args.artifacts))
-    dest = args.task_root or cache_dir() / "task-roots" / args.model
     say = _Printer(quiet=args.quiet or args.json)
+    settings = template_settings(args.registry, args.model)
+    if settings is None:
+        say.info(f"{args.model} is not in {args.registry}: the template's Environment is not applied")
+    architecture = settings.architecture if settings else built.manifest.function.architecture
+    binary = _emulator_binary(architecture) if emulator is Emulator.RIE else None
+    timeout_s = args.timeout or (settings.timeout_s if settings else DEFAULT_TIMEOUT_S)
+    env = {**(settings.env if settings else {}), **extra_env}
+    dest = args.task_root or cache_dir() / "task-roots" / args.model
     say.info(f"assembling task root in {dest} ...")
     root = assemble_function(built, dest, trim=not args.no_trim)
     say.info(
@@ -136,15 +167,34 @@ def run(args: argparse.Namespace) -> int:
     )
     config = function_config(built, args.memory, env)
     sink = None if (args.quiet or args.json) else say.log
-    result = run_invocations(
-        root.path, [event for _, event in events], config, timeout_s=args.timeout, sink=sink
-    )
-    failures = [r for r in result.invocations if not r.ok]
-    over = [r for r in result.invocations if r.max_memory_used_mb > r.memory_size_mb]
-    if args.json:
-        print(json.dumps(_json_document(args.model, root, result, [name for name, _ in events]), indent=2))
+    payloads = [event for _, event in events]
+    if binary is not None:
+        from fnkit_ops.invoke.rie import run_under_rie
+
+        say.info(
+            f"running under AWS's Runtime Interface Emulator {binary.path} (sha256 {binary.sha256[:12]})"
+        )
+        result = run_under_rie(binary, root.path, payloads, config, timeout_s=timeout_s, sink=sink)
     else:
-        _print_results(result, [name for name, _ in events])
+        from fnkit_ops.invoke.runner import run_invocations
+
+        say.info("running under fnkit's own Runtime API")
+        result = run_invocations(root.path, payloads, config, timeout_s=timeout_s, sink=sink)
+    names = [name for name, _ in events]
+    failures = [r for r in result.invocations if not r.ok]
+    measured = emulator is Emulator.FNKIT  # the RIE's Max Memory Used is the memory size, not a reading
+    over = [r for r in result.invocations if measured and r.max_memory_used_mb > r.memory_size_mb]
+    if args.json:
+        document = _json_document(args.model, root, result, names)
+        document["emulator"] = {
+            "name": emulator.value,
+            **({"binary": str(binary.path), "sha256": binary.sha256} if binary else {}),
+        }
+        print(json.dumps(document, indent=2))
+    else:
+        _print_results(result, names)
+    for failure in failures:
+        say.error(f"{failure.request_id or 'invocation'}: {describe_failure(failure)}")
     if failures:
         say.error(f"{len(failures)} of {len(result.invocations)} invocations returned a function error")
     if over:
@@ -153,6 +203,21 @@ def run(args: argparse.Namespace) -> int:
             "Lambda would end the function"
         )
     return 1 if failures or over else 0
+
+
+def _emulator_binary(architecture: str) -> RieBinary:
+    from fnkit_ops.invoke.rie_binary import ensure_binary
+
+    return ensure_binary(architecture)
+
+
+def describe_failure(result: InvocationResult) -> str:
+    """One line about a failed invocation: the error type and message, however the emulator shaped it."""
+    from fnkit_ops.invoke.runner import describe_error
+
+    if result.error_type == "Sandbox.Timedout" and result.response() is None:
+        return f"Sandbox.Timedout: {result.body.decode(errors='replace').strip()}"
+    return describe_error(result)
 
 
 class _Printer:

@@ -27,3 +27,11 @@ class FunctionInitError(OpsError):
 
 class RuntimeApiError(OpsError):
     """The local Runtime API could not serve the function (timeout, protocol misuse)."""
+
+
+class EmulatorUnavailableError(UsageError):
+    """AWS's Runtime Interface Emulator cannot be had (offline with no cached binary, or no CPU emulation)."""
+
+
+class EmulatorError(OpsError):
+    """The Runtime Interface Emulator did not start or did not answer."""

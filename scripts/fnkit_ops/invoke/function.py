@@ -6,6 +6,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from fnkit_runtime.constants import (
     DEFAULT_MODEL_SUBDIR,
@@ -16,6 +17,7 @@ from fnkit_runtime.constants import (
 )
 from fnkit_runtime.manifest import Manifest, load_manifest, verify_artifact
 
+from fnkit_ops.invoke.constants import DEFAULT_REGION
 from fnkit_ops.invoke.exceptions import ModelNotBuiltError
 from fnkit_ops.invoke.process import FunctionConfig
 from fnkit_ops.invoke.taskroot import (
@@ -25,6 +27,46 @@ from fnkit_ops.invoke.taskroot import (
     functions_source_dir,
     requirements_file_for,
 )
+
+LOCAL_STACK_NAME = "local"
+"""What `AWS::StackName` resolves to locally: the SAM CLI's default for `sam local invoke`."""
+_PSEUDO_PARAMETERS = {"AWS::StackName": LOCAL_STACK_NAME, "AWS::Region": DEFAULT_REGION}
+
+
+@dataclass(frozen=True)
+class TemplateSettings:
+    """What the rendered template sets for the function: its Environment, Timeout and architecture."""
+
+    env: dict[str, str]
+    timeout_s: int
+    architecture: str
+
+
+def _resolve(value: Any) -> str | None:
+    """A template value as the function sees it: scalars as strings, pseudo-parameter Refs resolved."""
+    from fnkit_ops.render import cfn
+
+    if isinstance(value, cfn.Tag):
+        return _PSEUDO_PARAMETERS.get(value.value) if value.name == "Ref" else None
+    return None if value is None else str(value)
+
+
+def template_settings(registry: Path, model: str) -> TemplateSettings | None:
+    """The model's function settings from what `fnkit render` writes (None when it is not registered)."""
+    from fnkit_build.exceptions import RegistryError
+    from fnkit_build.registry import load_registry
+
+    from fnkit_ops.render.template import function_environment
+
+    try:
+        spec = load_registry(registry).models.get(model)
+    except RegistryError:
+        return None
+    if spec is None:
+        return None
+    resolved = {name: _resolve(value) for name, value in function_environment(spec).items()}
+    env = {name: value for name, value in resolved.items() if value is not None}
+    return TemplateSettings(env, spec.stack.timeout_s, spec.function.architecture)
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-_REPORT = re.compile(
-    r"^REPORT RequestId: (?P<request_id>\S+)\s+"
-    r"Duration: (?P<duration>[\d.]+) ms\s+"
-    r"Billed Duration: (?P<billed>\d+) ms\s+"
-    r"Memory Size: (?P<memory>\d+) MB\s+"
-    r"Max Memory Used: (?P<used>\d+) MB"
-    r"(?:\s+Init Duration: (?P<init>[\d.]+) ms)?\s*$"
-)
+_REPORT_FIELD = re.compile(r"^(?P<name>[A-Za-z ]+): (?P<value>\S+)(?: (?:ms|MB))?$")
+_REPORT_FIELDS = ("RequestId", "Duration", "Billed Duration", "Memory Size", "Max Memory Used")
 
 
 @dataclass(frozen=True)
@@ -34,6 +28,10 @@ class InvocationResult:
     """Peak RSS of the function process so far (Lambda's Max Memory Used)."""
     init_ms: float | None = None
     """Only on a cold invocation: process start to the function's first `next` request."""
+    report: str | None = None
+    """The emulator's own REPORT line, when an emulator printed one (AWS's RIE does)."""
+    http_status: int | None = None
+    """The HTTP status of the emulator's invoke endpoint (AWS's RIE only)."""
 
     @property
     def cold(self) -> bool:
@@ -54,7 +52,8 @@ class InvocationResult:
             return None
 
     def report_line(self) -> str:
-        return format_report_line(self)
+        """The emulator's REPORT line if it printed one, else fnkit's, from the measured figures."""
+        return self.report if self.report is not None else format_report_line(self)
 
 
 @dataclass(frozen=True)
@@ -84,16 +83,31 @@ def format_report_line(result: InvocationResult) -> str:
 
 
 def parse_report_line(line: str) -> ReportLine:
-    """Parse a REPORT line as Lambda (or `fnkit invoke`) prints it; ValueError when it is not one."""
-    match = _REPORT.match(line.strip())
-    if match is None:
+    """Parse a REPORT line as Lambda, AWS's RIE (Init Duration first) or `fnkit invoke` prints it.
+
+    ValueError when it is not one.
+    """
+    text = line.strip()
+    if not text.startswith("REPORT "):
         raise ValueError(f"not a REPORT line: {line!r}")
-    init = match.group("init")
-    return ReportLine(
-        request_id=match.group("request_id"),
-        duration_ms=float(match.group("duration")),
-        billed_ms=int(match.group("billed")),
-        memory_size_mb=int(match.group("memory")),
-        max_memory_used_mb=int(match.group("used")),
-        init_ms=float(init) if init is not None else None,
-    )
+    fields: dict[str, str] = {}
+    for part in filter(None, (p.strip() for p in text.removeprefix("REPORT ").split("\t"))):
+        match = _REPORT_FIELD.match(part)
+        if match is None:
+            raise ValueError(f"not a REPORT line: {line!r} (field {part!r})")
+        fields[match.group("name")] = match.group("value")
+    missing = [name for name in _REPORT_FIELDS if name not in fields]
+    if missing:
+        raise ValueError(f"not a REPORT line: {line!r} (missing {', '.join(missing)})")
+    try:
+        init = fields.get("Init Duration")
+        return ReportLine(
+            request_id=fields["RequestId"],
+            duration_ms=float(fields["Duration"]),
+            billed_ms=int(fields["Billed Duration"]),
+            memory_size_mb=int(fields["Memory Size"]),
+            max_memory_used_mb=int(fields["Max Memory Used"]),
+            init_ms=float(init) if init is not None else None,
+        )
+    except ValueError as exc:
+        raise ValueError(f"not a REPORT line: {line!r} ({exc})") from exc

@@ -182,6 +182,13 @@ def globals_() -> dict[str, Any]:
     }
 
 
+def function_environment(spec: ModelSpec) -> dict[str, Any]:
+    """The function's Environment Variables as deployed: the Globals' with the function's own on top."""
+    shared = globals_()["Function"]["Environment"]["Variables"]
+    own = function(spec)["Properties"]["Environment"]["Variables"]
+    return {**shared, **own}
+
+
 def _live(prefix: str) -> cfn.Tag:
     """The alias the API invokes: fnkit's own `live`, or SAM's AutoPublishAlias under codedeploy."""
     return cfn.if_("IsFnkit", cfn.ref(f"{prefix}LiveAlias"), cfn.ref(f"{prefix}Function.Alias"))

@@ -1,0 +1,358 @@
+"""Invoke a task root under AWS's Runtime Interface Emulator (RIE), as `sam local invoke` does.
+
+The emulator is started on the host as the image's entrypoint starts it in the container:
+`aws-lambda-rie <python> -s -S -m awslambdaric <handler>`, in the task root, with a clean
+Lambda-like environment (the function's template Environment included) and its
+`AWS_LAMBDA_FUNCTION_TIMEOUT`. Events are POSTed to its invoke endpoint on 127.0.0.1 and a free
+port; the answers are the emulator's own (its REPORT lines included, whose `Max Memory Used` is the
+memory size, not a measurement). The emulator and its runtime process are always stopped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import http.client
+import json
+import math
+import os
+import re
+import signal
+import socket
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from fnkit_ops.invoke.constants import (
+    DEFAULT_INIT_TIMEOUT_S,
+    DEFAULT_TIMEOUT_S,
+    RIE_INVOKE_PATH,
+    RIE_PORT_ATTEMPTS,
+    RIE_REPORT_WAIT_S,
+    RIE_START_TIMEOUT_S,
+)
+from fnkit_ops.invoke.exceptions import EmulatorError, FunctionInitError
+from fnkit_ops.invoke.process import FunctionConfig, OutputLog, OutputSink, base_python, lambda_environment
+from fnkit_ops.invoke.report import InvocationResult, parse_report_line
+from fnkit_ops.invoke.rie_binary import RieBinary
+from fnkit_ops.invoke.runner import RunResult, encode_event
+
+TIMEOUT_ENV = "AWS_LAMBDA_FUNCTION_TIMEOUT"
+_ERROR_KEYS = {"errorType", "errorMessage", "requestId", "stackTrace"}
+_TIMED_OUT = re.compile(rb"^Task timed out after [\d.]+ seconds$")
+_START = re.compile(r"^START RequestId: (\S+)")
+_INIT_REPORT = re.compile(r"\(rapid\) INIT REPORT\(durationMs: ([\d.]+)\)")
+_INIT_FAILED = "(rapid) INIT RTDONE(status: error)"
+_BUSY = "address already in use"
+_LOG_TAIL = 20
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _listening_inodes(port: int) -> set[str]:
+    """Socket inodes listening on 127.0.0.1:`port` (Linux /proc/net/tcp; state 0A is LISTEN)."""
+    inodes: set[str] = set()
+    with contextlib.suppress(OSError), open("/proc/net/tcp", encoding="ascii") as table:
+        for row in table.read().splitlines()[1:]:
+            fields = row.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(fields[9])
+    return inodes
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    """Inodes of the sockets process `pid` holds: only the emulator's own listener counts as ready
+    (a foreign process on the port would otherwise look like the emulator)."""
+    inodes: set[str] = set()
+    with contextlib.suppress(OSError):
+        for fd in os.scandir(f"/proc/{pid}/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd.path)
+                if target.startswith("socket:["):
+                    inodes.add(target[len("socket:[") : -1])
+    return inodes
+
+
+def lambda_error(body: bytes) -> dict[str, Any] | None:
+    """Lambda's error object (errorType, errorMessage[, requestId, stackTrace]) when `body` is one."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    if isinstance(data, dict) and {"errorType", "errorMessage"} <= set(data) <= _ERROR_KEYS:
+        return data
+    return None
+
+
+@dataclass(frozen=True)
+class EmulatorAnswer:
+    """One HTTP answer of the emulator's invoke endpoint."""
+
+    status: int
+    body: bytes
+
+    def error_type(self) -> str | None:
+        """None for a function response; else the error's type as the emulator reports it."""
+        error = lambda_error(self.body)
+        if error is not None:
+            return str(error["errorType"])
+        if _TIMED_OUT.match(self.body.strip()):
+            return "Sandbox.Timedout"
+        return None if self.status == 200 else f"HTTP{self.status}"
+
+    def init_error(self, lines: Sequence[str]) -> dict[str, Any] | None:
+        """The init error object: a 502 error object while the emulator logged a failed init."""
+        error = lambda_error(self.body)
+        if self.status == 502 and error is not None and any(_INIT_FAILED in line for line in lines):
+            return error
+        return None
+
+
+class EmulatorProcess:
+    """The emulator (its own process group, with the runtime it starts) and its output."""
+
+    def __init__(
+        self,
+        binary: RieBinary,
+        task_root: Path,
+        config: FunctionConfig,
+        *,
+        timeout_s: float,
+        log: OutputLog,
+        sink: OutputSink | None,
+    ) -> None:
+        self.log, self.sink = log, sink
+        self.lines = threading.Condition()
+        self.port = _free_port()
+        api = f"127.0.0.1:{_free_port()}"
+        env = lambda_environment(task_root, api, config)
+        env[TIMEOUT_ENV] = str(max(1, math.ceil(timeout_s)))
+        python = config.python or base_python()
+        command = [
+            str(binary.path),
+            "--runtime-interface-emulator-address", f"127.0.0.1:{self.port}",
+            "--runtime-api-address", api,
+            str(python), "-s", "-S", "-m", "awslambdaric", config.handler,
+        ]  # fmt: skip
+        self.popen = subprocess.Popen(
+            command,
+            cwd=task_root,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # one group: stopping it also ends the runtime the emulator started
+        )
+        self._readers = [
+            threading.Thread(target=self._pump, args=(name, pipe), daemon=True)
+            for name, pipe in (("stdout", self.popen.stdout), ("stderr", self.popen.stderr))
+            if pipe is not None
+        ]
+        for reader in self._readers:
+            reader.start()
+
+    def _pump(self, name: str, pipe: IO[bytes]) -> None:
+        for raw in iter(pipe.readline, b""):
+            line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            self.log.add(name, line)
+            with self.lines:
+                self.lines.notify_all()
+            if self.sink is not None:
+                self.sink(name, line)
+        pipe.close()
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def wait_listening(self, timeout_s: float = RIE_START_TIMEOUT_S) -> bool:
+        """True once the emulator itself listens on its port; False when it exited first (port taken)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if not self.alive():
+                return False
+            if _listening_inodes(self.port) & _socket_inodes(self.popen.pid):
+                return True
+            time.sleep(0.02)
+        raise EmulatorError(f"the Runtime Interface Emulator did not listen within {timeout_s:.0f} s")
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        """SIGTERM to the group (the emulator ends its runtime), SIGKILL if it lingers; drain output."""
+        if self.alive():
+            self._signal(signal.SIGTERM)
+            try:
+                self.popen.wait(grace_s)
+            except subprocess.TimeoutExpired:
+                self._signal(signal.SIGKILL)
+                self.popen.wait(grace_s)
+        self._signal(signal.SIGKILL)  # a runtime left behind in the group
+        for reader in self._readers:
+            reader.join(timeout=grace_s)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.popen.pid, sig)
+
+
+class RieFunction:
+    """One function under the emulator, invoked over HTTP. Use as a context manager."""
+
+    def __init__(
+        self,
+        binary: RieBinary,
+        task_root: Path,
+        config: FunctionConfig,
+        *,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
+        init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S,
+        sink: OutputSink | None = None,
+    ) -> None:
+        self.binary = binary
+        self.task_root = task_root.resolve()
+        self.config = config
+        self.timeout_s = timeout_s
+        self.init_timeout_s = init_timeout_s
+        self.log = OutputLog()
+        self.sink = sink
+        self._process: EmulatorProcess | None = None
+
+    def __enter__(self) -> RieFunction:
+        self.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    @property
+    def process(self) -> EmulatorProcess | None:
+        return self._process
+
+    def start(self) -> None:
+        """Start the emulator on a free port; a port taken meanwhile is chosen around."""
+        for _ in range(RIE_PORT_ATTEMPTS):
+            mark = len(self.log)
+            process = EmulatorProcess(
+                self.binary,
+                self.task_root,
+                self.config,
+                timeout_s=self.timeout_s,
+                log=self.log,
+                sink=self.sink,
+            )
+            self._process = process
+            try:
+                if process.wait_listening():
+                    return
+            except BaseException:
+                self.close()
+                raise
+            process.stop()
+            said = "\n".join(self._lines_since(mark))
+            if _BUSY not in said.lower():
+                self._process = None
+                raise EmulatorError(
+                    f"the Runtime Interface Emulator exited with code {process.popen.returncode} "
+                    f"before listening:\n{said[-2000:]}"
+                )
+        self._process = None
+        raise EmulatorError(
+            f"no free port for the Runtime Interface Emulator after {RIE_PORT_ATTEMPTS} tries"
+        )
+
+    def close(self) -> None:
+        if self._process is not None:
+            self._process.stop()
+            self._process = None
+
+    def _post(self, payload: bytes) -> EmulatorAnswer:
+        if self._process is None or not self._process.alive():
+            raise EmulatorError("the Runtime Interface Emulator is not running")
+        connection = http.client.HTTPConnection(
+            "127.0.0.1", self._process.port, timeout=self.timeout_s + self.init_timeout_s
+        )
+        try:
+            connection.request("POST", RIE_INVOKE_PATH, payload, {"Content-Type": "application/json"})
+            answer = connection.getresponse()
+            return EmulatorAnswer(answer.status, answer.read())
+        except (OSError, http.client.HTTPException) as exc:
+            raise EmulatorError(f"the Runtime Interface Emulator did not answer: {exc}") from exc
+        finally:
+            connection.close()
+
+    def invoke(self, event: Any) -> InvocationResult:
+        """POST one event; the emulator replaces a failed runtime itself, as Lambda does."""
+        mark = len(self.log)
+        started = time.perf_counter()
+        answer = self._post(encode_event(event))
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        lines = self._lines_of_invocation(mark)
+        init_error = answer.init_error(lines)
+        if init_error is not None:
+            raise FunctionInitError(
+                f"function init failed: {init_error['errorType']}: {init_error.get('errorMessage', '')} "
+                f"(the emulator answered HTTP {answer.status} with Lambda's init error object)\n"
+                f"{self._log_tail()}".rstrip()
+            )
+        report = next((line for line in lines if line.startswith("REPORT ")), None)
+        start = next((m.group(1) for line in lines if (m := _START.match(line))), "")
+        init = next((float(m.group(1)) for line in lines if (m := _INIT_REPORT.search(line))), None)
+        parsed = parse_report_line(report) if report else None
+        error_type = answer.error_type()
+        return InvocationResult(
+            request_id=parsed.request_id if parsed else start,
+            ok=error_type is None,
+            body=answer.body,
+            error_type=error_type,
+            duration_ms=parsed.duration_ms if parsed else elapsed_ms,
+            memory_size_mb=parsed.memory_size_mb if parsed else self.config.memory_mb,
+            max_memory_used_mb=float(parsed.max_memory_used_mb) if parsed else 0.0,
+            init_ms=init,
+            report=report.rstrip() if report else None,
+            http_status=answer.status,
+        )
+
+    def _lines_of_invocation(self, mark: int) -> list[str]:
+        """The emulator's lines since `mark`, once its REPORT line is among them (bounded wait)."""
+        deadline = time.monotonic() + RIE_REPORT_WAIT_S
+        process = self._process
+        while True:
+            lines = self._lines_since(mark)
+            if any(line.startswith("REPORT ") for line in lines) or process is None:
+                return lines
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return lines
+            with process.lines:
+                process.lines.wait(min(remaining, 0.05))
+
+    def _lines_since(self, mark: int) -> list[str]:
+        with self.log.lock:
+            return [line for _, line in self.log.lines[mark:]]
+
+    def _log_tail(self) -> str:
+        lines = self.log.text().splitlines()[-_LOG_TAIL:]
+        return "\n".join(f"  | {line}" for line in lines)
+
+
+def run_under_rie(
+    binary: RieBinary,
+    task_root: Path,
+    events: Sequence[Any],
+    config: FunctionConfig,
+    *,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+    init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S,
+    sink: OutputSink | None = None,
+) -> RunResult:
+    """Invoke `events` in order under one emulator session; then stop it."""
+    with RieFunction(
+        binary, task_root, config, timeout_s=timeout_s, init_timeout_s=init_timeout_s, sink=sink
+    ) as fn:
+        results = [fn.invoke(event) for event in events]
+    return RunResult(results, [], fn.log)
