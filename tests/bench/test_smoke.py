@@ -69,8 +69,12 @@ def test_bench_runs_end_to_end_without_the_baseline(
     targets = {t["name"]: t for t in model["targets"]}
     assert targets["cold-start"]["passed"] is None
     assert targets["handler-overhead"]["measured"] is not None
+    # AND the shipped variant's batch events got the same answers under AWS's Runtime Interface Emulator
+    agreement = model["rie_agreement"]
+    assert agreement["emulator"] == "rie" and agreement["agreed"] == agreement["events"] == 2
     # AND the report, the chart and the progress are there
     report = (out / "report.md").read_text(encoding="utf-8")
+    assert "2 of 2 batch events identical to fnkit's Runtime API" in report
     assert "## digits" in report and "| **onnx-shipped**" in report
     assert (out / "bench.png").read_bytes()[:4] == b"\x89PNG"
     assert "cold start 1/1" in capsys.readouterr().out

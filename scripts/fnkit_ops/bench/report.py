@@ -98,6 +98,17 @@ def _memory_rows(model: ModelBench) -> Iterable[list[str]]:
         ]
 
 
+def _agreement_line(model: ModelBench) -> str:
+    agreement = model.rie_agreement
+    if agreement is None or agreement.agreed is None:
+        note = agreement.note if agreement else "not checked"
+        return f"Answers under AWS's Runtime Interface Emulator: {note}."
+    return (
+        f"Answers under AWS's Runtime Interface Emulator ({agreement.note}): {agreement.agreed} of "
+        f"{agreement.events} batch events identical to fnkit's Runtime API, which took the measurements."
+    )
+
+
 def render_model(model: ModelBench) -> list[str]:
     lines = [f"## {model.model}", ""]
     lines += _table(
@@ -118,7 +129,8 @@ def render_model(model: ModelBench) -> list[str]:
         ["variant", "threads", "batch", "handler", "raw session", "overhead p50"],
         _latency_rows(model.variants),
     )
-    lines += ["", "Targets (from issue 6; ratios are what count):", ""]
+    lines += ["", _agreement_line(model), ""]
+    lines += ["Targets (from issue 6; ratios are what count):", ""]
     lines += _table(["target", "measure", "measured", "required", "result"], _target_rows(model))
     lines += [
         "",

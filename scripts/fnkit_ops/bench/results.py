@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from fnkit_ops.bench.agreement import EmulatorAgreement
 from fnkit_ops.bench.stats import LatencyStats
 
 
@@ -96,6 +97,8 @@ class ModelBench:
     memory: list[MemoryChoice]
     grid: list[dict[str, Any]] = field(default_factory=list)
     """Every estimate of the memory model for the shipped variant (for bench.json only)."""
+    rie_agreement: EmulatorAgreement | None = None
+    """The shipped variant's answers under AWS's Runtime Interface Emulator vs fnkit's Runtime API."""
 
     def variant(self, name: str) -> VariantResult | None:
         return next((v for v in self.variants if v.variant == name), None)

@@ -13,6 +13,7 @@ from typing import Any
 from fnkit_runtime.manifest import write_atomic
 
 from fnkit_ops.bench import constants as k
+from fnkit_ops.bench.agreement import check_rie_agreement
 from fnkit_ops.bench.chart import write_chart
 from fnkit_ops.bench.cold import measure_cold_start
 from fnkit_ops.bench.exceptions import BenchError
@@ -132,6 +133,11 @@ def bench_model(name: str, options: BenchOptions, workdir: Path, progress: Progr
         result, answers[plan.variant] = measure_variant(plan, events, options, progress)
         results.append(result)
     check_same_model(name, answers)
+    shipped = next(plan for plan in plans if plan.variant == k.VARIANT_SHIPPED)
+    progress(f"  {shipped.variant}: the same batch events under AWS's Runtime Interface Emulator")
+    agreement = check_rie_agreement(
+        name, shipped.task_root.path, shipped.config, manifest.function.architecture, list(events.values())
+    )
     return ModelBench(
         model=name,
         registry_memory_mb=manifest.function.memory_mb,
@@ -140,6 +146,7 @@ def bench_model(name: str, options: BenchOptions, workdir: Path, progress: Progr
         targets=check_targets(name, results),
         memory=memory_choices(results, options.prices, options.cold_fraction),
         grid=_shipped_grid(results, options),
+        rie_agreement=agreement,
     )
 
 
