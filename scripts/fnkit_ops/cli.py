@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 _SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "build": ("fnkit_build.cli", "export, check, quantize, gate and package the registry's models"),
-    "invoke": ("fnkit_ops.invoke.cli", "run a built function locally under the real Lambda runtime client"),
+    "invoke": ("fnkit_ops.invoke.cli", "run a built function locally under AWS's Runtime Interface Emulator"),
     "bench": ("fnkit_ops.bench.cli", "measure cold start, latency, size and accuracy against torch"),
     "promote": ("fnkit_ops.promote.cli", "shift a Lambda alias to a new version with gates and rollback"),
     "render": ("fnkit_ops.render.cli", "render the SAM stack, Dockerfile, events and CI from the registry"),

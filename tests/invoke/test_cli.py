@@ -59,3 +59,38 @@ def test_event_is_required() -> None:
     with pytest.raises(SystemExit) as exc:
         main(["invoke", "digits"])
     assert exc.value.code == 2
+
+
+def test_template_settings_are_the_rendered_templates(repo_root: Path) -> None:
+    # GIVEN the rendered template.yaml's function properties (what sam local invoke reads)
+    import yaml
+    from fnkit_ops.invoke.function import LOCAL_STACK_NAME, template_settings
+
+    class _Loader(yaml.SafeLoader):  # type: ignore[misc]  # untyped base
+        pass
+
+    _Loader.add_multi_constructor("!", lambda _loader, tag, node: {tag: getattr(node, "value", None)})
+    template = yaml.load((repo_root / "template.yaml").read_text(), Loader=_Loader)
+    shared = template["Globals"]["Function"]["Environment"]["Variables"]
+    for logical, model in (("DigitsFunction", "digits"), ("MinilmFunction", "minilm")):
+        props = template["Resources"][logical]["Properties"]
+
+        # WHEN fnkit invoke reads the model's settings
+        settings = template_settings(repo_root / "models.toml", model)
+
+        # THEN its environment is the template's (the stack name resolved as sam local does), and the
+        # timeout and architecture are the function's
+        assert settings is not None
+        expected = {**shared, **props["Environment"]["Variables"]}
+        expected = {k: LOCAL_STACK_NAME if isinstance(v, dict) else v for k, v in expected.items()}
+        assert settings.env == expected
+        assert settings.env["FNKIT_MODEL_NAME"] == model
+        assert settings.timeout_s == props.get("Timeout", template["Globals"]["Function"].get("Timeout"))
+        assert [settings.architecture] == props["Architectures"]
+
+
+def test_a_model_outside_the_registry_has_no_template_settings(tmp_path: Path) -> None:
+    from fnkit_ops.invoke.function import template_settings
+
+    assert template_settings(tmp_path / "models.toml", "digits") is None
+    assert template_settings(Path(__file__).resolve().parents[2] / "models.toml", "nope") is None

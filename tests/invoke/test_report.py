@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from fnkit_ops.invoke import InvocationResult, format_report_line, parse_report_line
 
@@ -68,6 +70,32 @@ def test_parses_a_line_as_lambda_prints_it() -> None:
     report = parse_report_line(line)
     assert (report.duration_ms, report.billed_ms, report.memory_size_mb) == (2.57, 3, 128)
     assert (report.max_memory_used_mb, report.init_ms) == (39, 140.80)
+
+
+def test_parses_the_runtime_interface_emulators_line() -> None:
+    # GIVEN a REPORT line as AWS's RIE prints it: Init Duration first, a trailing tab
+    line = (
+        "REPORT RequestId: 84442fc3-4fd4-416c-beca-55dfd8016555\tInit Duration: 0.03 ms\t"
+        "Duration: 951.61 ms\tBilled Duration: 952 ms\tMemory Size: 1024 MB\tMax Memory Used: 1024 MB\t"
+    )
+
+    # WHEN it is parsed, THEN the fields are read by name, whatever their order
+    report = parse_report_line(line)
+    assert report.request_id == "84442fc3-4fd4-416c-beca-55dfd8016555"
+    assert (report.init_ms, report.duration_ms, report.billed_ms) == (0.03, 951.61, 952)
+    assert (report.memory_size_mb, report.max_memory_used_mb) == (1024, 1024)
+
+
+def test_an_emulators_own_report_line_is_kept() -> None:
+    # GIVEN an invocation that carries the emulator's REPORT line
+    line = (
+        "REPORT RequestId: r\tDuration: 2.31 ms\tBilled Duration: 3 ms\t"
+        "Memory Size: 1024 MB\tMax Memory Used: 1024 MB"
+    )
+    result = dataclasses.replace(_result(2.31, init_ms=None), report=line)
+
+    # THEN that line is the one shown, not one formatted from fnkit's own figures
+    assert result.report_line() == line
 
 
 @pytest.mark.parametrize(

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from fnkit_ops.exceptions import UsageError
 
 if TYPE_CHECKING:
+    from fnkit_ops.invoke.process import FunctionConfig, OutputSink
     from fnkit_ops.invoke.report import InvocationResult
     from fnkit_ops.invoke.rie_binary import RieBinary
     from fnkit_ops.invoke.runner import RunResult
@@ -168,18 +169,7 @@ def run(args: argparse.Namespace) -> int:
     config = function_config(built, args.memory, env)
     sink = None if (args.quiet or args.json) else say.log
     payloads = [event for _, event in events]
-    if binary is not None:
-        from fnkit_ops.invoke.rie import run_under_rie
-
-        say.info(
-            f"running under AWS's Runtime Interface Emulator {binary.path} (sha256 {binary.sha256[:12]})"
-        )
-        result = run_under_rie(binary, root.path, payloads, config, timeout_s=timeout_s, sink=sink)
-    else:
-        from fnkit_ops.invoke.runner import run_invocations
-
-        say.info("running under fnkit's own Runtime API")
-        result = run_invocations(root.path, payloads, config, timeout_s=timeout_s, sink=sink)
+    result = _execute(binary, root.path, payloads, config, timeout_s=timeout_s, sink=sink, say=say)
     names = [name for name, _ in events]
     failures = [r for r in result.invocations if not r.ok]
     measured = emulator is Emulator.FNKIT  # the RIE's Max Memory Used is the memory size, not a reading
@@ -193,6 +183,11 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(document, indent=2))
     else:
         _print_results(result, names)
+    if binary is not None:
+        say.info(
+            "the emulator's Max Memory Used is the memory size, not a reading; "
+            "`--emulator fnkit` measures peak RSS and splits cold start from warm"
+        )
     for failure in failures:
         say.error(f"{failure.request_id or 'invocation'}: {describe_failure(failure)}")
     if failures:
@@ -203,6 +198,30 @@ def run(args: argparse.Namespace) -> int:
             "Lambda would end the function"
         )
     return 1 if failures or over else 0
+
+
+def _execute(
+    binary: RieBinary | None,
+    task_root: Path,
+    payloads: list[Any],
+    config: FunctionConfig,
+    *,
+    timeout_s: float,
+    sink: OutputSink | None,
+    say: _Printer,
+) -> RunResult:
+    """The events under AWS's emulator when a binary is given, else under fnkit's own Runtime API."""
+    if binary is not None:
+        from fnkit_ops.invoke.rie import run_under_rie
+
+        say.info(
+            f"running under AWS's Runtime Interface Emulator {binary.path} (sha256 {binary.sha256[:12]})"
+        )
+        return run_under_rie(binary, task_root, payloads, config, timeout_s=timeout_s, sink=sink)
+    from fnkit_ops.invoke.runner import run_invocations
+
+    say.info("running under fnkit's own Runtime API")
+    return run_invocations(task_root, payloads, config, timeout_s=timeout_s, sink=sink)
 
 
 def _emulator_binary(architecture: str) -> RieBinary:
