@@ -190,12 +190,14 @@ def busy_port() -> Iterator[int]:
         yield int(taken.getsockname()[1])
 
 
-def _group_alive(pgid: int) -> bool:
+def _alive(pid: int) -> bool:
     try:
-        os.killpg(pgid, 0)
+        os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    return True
+    with contextlib.suppress(OSError):  # a zombie (exited, not yet reaped) is gone too
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    return False
 
 
 def test_a_busy_port_is_chosen_around(
@@ -222,15 +224,20 @@ def test_the_emulator_is_stopped_on_ctrl_c(
 ) -> None:
     # GIVEN a SIGINT arriving while an invocation is in flight
     fn = RieFunction(rie_binary, trivial_root.path, trivial_config)
-    pgids: list[int] = []
-    with pytest.raises(KeyboardInterrupt), fn:
+    pids: list[int] = []
+
+    def interrupt() -> None:
         assert fn.process is not None
-        pgids.append(fn.process.popen.pid)
-        threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
-        fn.invoke({"sleep": 3})
+        pids.extend([fn.process.popen.pid, *fn.process.descendants()])
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt), fn:
+        threading.Timer(1.0, interrupt).start()  # the runtime is up and sleeping by then
+        fn.invoke({"sleep": 5})
 
     # THEN the emulator and the runtime it started are gone
-    assert pgids and not _group_alive(pgids[0])
+    assert len(pids) >= 2, "the emulator had not started its runtime"
+    assert not any(_alive(pid) for pid in pids)
     assert fn.process is None
 
 
@@ -264,3 +271,26 @@ def test_arm64_without_qemu_is_a_clear_message(monkeypatch: pytest.MonkeyPatch) 
     with pytest.raises(EmulatorUnavailableError, match=r"arm64.*qemu-user-static.*--emulator fnkit"):
         check_architecture("arm64")
     check_architecture("x86_64")
+
+
+def test_emulator_fnkit_needs_no_emulator_binary(
+    built_models: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN no emulator binary to be had
+    def unavailable(_architecture: str) -> RieBinary:
+        raise EmulatorUnavailableError("offline")
+
+    monkeypatch.setattr("fnkit_ops.invoke.rie_binary.ensure_binary", unavailable)
+    event = str(REPO / "events" / "digits-direct.json")
+    argv = ["invoke", "digits", "--event", event, "--artifacts", str(built_models), "--quiet"]
+    argv += ["--task-root", str(tmp_path / "task")]
+
+    # WHEN fnkit invoke runs with and without the explicit fallback
+    assert main(argv) == 2
+    capsys.readouterr()
+    code = main([*argv, "--emulator", "fnkit"])
+
+    # THEN only the explicit `--emulator fnkit` runs, through fnkit's own Runtime API
+    out = capsys.readouterr().out
+    assert code == 0
+    assert '"model_version"' in out and "Init Duration" in out

@@ -5,7 +5,9 @@ The emulator is started on the host as the image's entrypoint starts it in the c
 Lambda-like environment (the function's template Environment included) and its
 `AWS_LAMBDA_FUNCTION_TIMEOUT`. Events are POSTed to its invoke endpoint on 127.0.0.1 and a free
 port; the answers are the emulator's own (its REPORT lines included, whose `Max Memory Used` is the
-memory size, not a measurement). The emulator and its runtime process are always stopped.
+memory size, not a measurement). The emulator and its runtime process are always stopped (on an
+error and on Ctrl-C too: the emulator stays in the caller's process group, so a terminal's SIGINT
+reaches it as well).
 """
 
 from __future__ import annotations
@@ -148,7 +150,6 @@ class EmulatorProcess:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            start_new_session=True,  # one group: stopping it also ends the runtime the emulator started
         )
         self._readers = [
             threading.Thread(target=self._pump, args=(name, pipe), daemon=True)
@@ -182,22 +183,36 @@ class EmulatorProcess:
             time.sleep(0.02)
         raise EmulatorError(f"the Runtime Interface Emulator did not listen within {timeout_s:.0f} s")
 
+    def descendants(self) -> list[int]:
+        """Processes the emulator started (its runtime), from /proc's children lists."""
+        found: list[int] = []
+        pending = [self.popen.pid]
+        while pending:
+            pid = pending.pop()
+            with contextlib.suppress(OSError):
+                for task in os.scandir(f"/proc/{pid}/task"):
+                    with contextlib.suppress(OSError), open(f"{task.path}/children", encoding="ascii") as f:
+                        children = [int(child) for child in f.read().split()]
+                        found += children
+                        pending += children
+        return found
+
     def stop(self, grace_s: float = 5.0) -> None:
-        """SIGTERM to the group (the emulator ends its runtime), SIGKILL if it lingers; drain output."""
+        """SIGTERM (the emulator then ends its runtime), SIGKILL if it lingers, and SIGKILL to any
+        process it started that is still there; then drain the output."""
+        runtime = self.descendants()
         if self.alive():
-            self._signal(signal.SIGTERM)
+            self.popen.terminate()
             try:
                 self.popen.wait(grace_s)
             except subprocess.TimeoutExpired:
-                self._signal(signal.SIGKILL)
+                self.popen.kill()
                 self.popen.wait(grace_s)
-        self._signal(signal.SIGKILL)  # a runtime left behind in the group
+        for pid in runtime:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
         for reader in self._readers:
             reader.join(timeout=grace_s)
-
-    def _signal(self, sig: signal.Signals) -> None:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self.popen.pid, sig)
 
 
 class RieFunction:
