@@ -9,7 +9,8 @@ stderr (`--quiet` hides them).
 
 Exit codes: 0 when every invocation succeeded; 1 when any returned a function error (an unhandled
 exception, a crash or a timeout), when the peak memory exceeded the memory size (Lambda would end
-the function), or when init failed; 2 for usage errors (unknown or unbuilt model, bad event file).
+the function; measured under `--emulator fnkit` only), or when init failed; 2 for usage errors
+(unknown or unbuilt model, bad event file, no emulator binary reachable).
 An HTTP error response (e.g. a 400 for a bad request) is a successful invocation.
 """
 
@@ -91,7 +92,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="S",
-        help="function timeout (default: the template's Timeout for the model, else 30 s)",
+        help="function timeout (default: the template's Timeout for the model, else 30 s; "
+        "the emulator takes whole seconds, rounded up)",
     )
     parser.add_argument("--no-trim", action="store_true", help="keep what functions/trim.py would remove")
     output = parser.add_mutually_exclusive_group()
