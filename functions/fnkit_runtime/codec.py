@@ -1,7 +1,8 @@
 """JSON <-> numpy: decode request tensors (nested lists or base64 `.npy`), encode outputs.
 
 Decoding checks the *kind* of the values against the signature's dtype before casting, so a string,
-null, object or out-of-range integer never turns silently into a number. Shapes and limits are the
+null, object, boolean or out-of-range integer never turns silently into a number (numpy reads
+`[true, 0.5]` as `[1.0, 0.5]`; fnkit answers 400), nor a number into a boolean. Shapes and limits are the
 validator's job (`fnkit_runtime.validation`).
 """
 
@@ -63,13 +64,23 @@ def _decode_npy(encoded: Any, name: str) -> np.ndarray:
     return array if not fortran else np.ascontiguousarray(array)
 
 
+def _holds_bool(rows: list[Any]) -> bool:
+    """Whether a rectangular nested list of numbers holds a JSON boolean anywhere (C-speed scans)."""
+    if rows and type(rows[0]) is list:
+        return any(_holds_bool(row) for row in rows)
+    return bool in map(type, rows)
+
+
 def _from_lists(value: Any, name: str) -> np.ndarray:
     if not isinstance(value, list):
         raise InputDtypeError(f"input {name!r} must be a nested list of numbers or {{'npy': base64}}")
     try:
-        return np.asarray(value)
+        array = np.asarray(value)
     except (ValueError, TypeError, OverflowError):
         raise InputDtypeError(f"input {name!r} must be a rectangular nested list of numbers") from None
+    if array.dtype.kind in "iuf" and _holds_bool(value):
+        raise InputDtypeError(f"input {name!r} mixes booleans with numbers")
+    return array
 
 
 def _cast(raw: np.ndarray, spec: TensorSpec) -> np.ndarray:

@@ -74,6 +74,7 @@ class RuntimeConfig:
     max_batch: int | None = None
     max_body_bytes: int | None = None
     max_text_chars: int | None = None
+    allow_onnxruntime_mismatch: bool = False
 
     def __post_init__(self) -> None:
         if not self.model_name:
@@ -95,6 +96,7 @@ class RuntimeConfig:
             max_batch=_positive_int(env, c.MAX_BATCH_ENV),
             max_body_bytes=_positive_int(env, c.MAX_BODY_BYTES_ENV),
             max_text_chars=_positive_int(env, c.MAX_TEXT_CHARS_ENV),
+            allow_onnxruntime_mismatch=_flag(env, c.ALLOW_ONNXRUNTIME_MISMATCH_ENV),
         )
 
     def limits(self, manifest_limits: Limits) -> Limits:

@@ -23,6 +23,9 @@ MAX_BODY_BYTES_ENV = "FNKIT_MAX_BODY_BYTES"
 """Override the largest accepted request body, in bytes."""
 MAX_TEXT_CHARS_ENV = "FNKIT_MAX_TEXT_CHARS"
 """Override the longest accepted string, in characters (text models)."""
+ALLOW_ONNXRUNTIME_MISMATCH_ENV = "FNKIT_ALLOW_ONNXRUNTIME_MISMATCH"
+"""`true`: serve an artifact built with another onnxruntime version than the installed one. Default:
+refused (a ModelLoadError): the build's gate and golden outputs were measured with the recorded one."""
 
 # --- read by aws-lambda-powertools (set in template.yaml) --------------------------------------
 SERVICE_NAME_ENV = "POWERTOOLS_SERVICE_NAME"

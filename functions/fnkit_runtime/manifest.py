@@ -9,9 +9,13 @@ build measured (its time, the candidates' latencies) is in `build-report.json` b
 
 Change it deliberately: any change to the shape bumps `SCHEMA_VERSION`, and readers reject a version
 they do not know. This module has no dependency beyond the standard library, so every side can use it.
-"""
 
-from __future__ import annotations
+Every reader validates on load (`Manifest.from_dict`, through `fnkit_runtime.schema`): each field's
+type from its annotation, its range in `__post_init__`, unknown keys refused; the error names the
+field. A manifest that says `"allow_non_finite": "false"` or `"max_batch": "64"` is not served.
+(No `from __future__ import annotations` here: the dataclasses keep real types, which the reader
+uses as they are instead of evaluating strings on the function's first request.)
+"""
 
 import hashlib
 import json
@@ -20,7 +24,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fnkit_runtime import schema
 from fnkit_runtime.exceptions import ManifestError
+from fnkit_runtime.schema import FieldError, at_least, finite, one_of, within
 
 SCHEMA_VERSION = 3
 """Bump on any change to the manifest's shape. 2: `created_at` and the candidates' `latency_ms_p50`
@@ -32,6 +38,19 @@ DTYPES = ("float32", "float16", "float64", "int64", "int32", "int8", "uint8", "b
 ARCHITECTURES = ("x86_64", "arm64")
 TEXT_GRAPH_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 """Graph inputs a text model's function can fill from the tokenizer (`TextSpec.graph_inputs`)."""
+GATE_METRICS = ("accuracy_drop", "cosine_mean", "max_abs_error")
+_SHA256 = frozenset("0123456789abcdef")
+
+
+def _sha256(path: str, value: str) -> None:
+    if len(value) != 64 or not set(value) <= _SHA256:
+        raise FieldError(path, "must be a sha256: 64 lower-case hex digits")
+
+
+def _file_name(path: str, value: str) -> None:
+    """A plain name inside the model folder: no folder part, nothing that climbs out of it."""
+    if not value or value in (".", "..") or "/" in value or "\\" in value:
+        raise FieldError(path, f"is {value!r}; it must be a plain file name in the model folder")
 
 
 @dataclass(frozen=True)
@@ -49,14 +68,15 @@ class TensorSpec:
 
     def __post_init__(self) -> None:
         if not self.name:
-            raise ManifestError("tensor spec has an empty name")
-        if self.dtype not in DTYPES:
-            raise ManifestError(f"tensor {self.name!r}: unknown dtype {self.dtype!r}")
-        for dim in self.shape:
+            raise FieldError("name", "is empty")
+        one_of("dtype", self.dtype, DTYPES)
+        for axis, dim in enumerate(self.shape):
             if isinstance(dim, bool) or not isinstance(dim, (int, str)):
-                raise ManifestError(f"tensor {self.name!r}: bad dimension {dim!r}")
+                raise FieldError(f"shape[{axis}]", f"must be an integer or an axis name, not {dim!r}")
             if isinstance(dim, int) and dim <= 0:
-                raise ManifestError(f"tensor {self.name!r}: dimension {dim} is not positive")
+                raise FieldError(f"shape[{axis}]", f"is {dim}; a fixed dimension must be positive")
+            if isinstance(dim, str) and not dim:
+                raise FieldError(f"shape[{axis}]", "is an empty axis name")
 
     @property
     def rank(self) -> int:
@@ -70,7 +90,12 @@ class Signature:
 
     def __post_init__(self) -> None:
         if not self.inputs or not self.outputs:
-            raise ManifestError("signature needs at least one input and one output")
+            raise FieldError("inputs" if not self.inputs else "outputs", "must list at least one tensor")
+        names = [t.name for t in (*self.inputs, *self.outputs)]
+        for index, name in enumerate(names):
+            if name in names[:index]:
+                where = "outputs" if index >= len(self.inputs) else "inputs"
+                raise FieldError(where, f"names {name!r} twice")
 
 
 @dataclass(frozen=True)
@@ -85,6 +110,16 @@ class TextSpec:
     """sha256 of the tokenizer file; the function verifies it before loading (as the artifact), and
     refuses a text manifest without it."""
 
+    def __post_init__(self) -> None:
+        _file_name("tokenizer_file", self.tokenizer_file)
+        at_least("max_length", self.max_length, 2)
+        for index, name in enumerate(self.graph_inputs):
+            one_of(f"graph_inputs[{index}]", name, TEXT_GRAPH_INPUTS)
+        if not self.graph_inputs or len(set(self.graph_inputs)) != len(self.graph_inputs):
+            raise FieldError("graph_inputs", f"{self.graph_inputs!r} must name each token input once")
+        if self.tokenizer_sha256:
+            _sha256("tokenizer_sha256", self.tokenizer_sha256)
+
 
 @dataclass(frozen=True)
 class Limits:
@@ -94,6 +129,10 @@ class Limits:
     max_body_bytes: int = 1_048_576
     max_text_chars: int = 2_000
     allow_non_finite: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("max_batch", "max_body_bytes", "max_text_chars"):
+            at_least(name, getattr(self, name), 1)
 
 
 @dataclass(frozen=True)
@@ -106,6 +145,15 @@ class ArtifactInfo:
     optimized: bool
     """True when the file is an offline-optimized graph (session creation skips those passes)."""
 
+    def __post_init__(self) -> None:
+        _file_name("file", self.file)
+        _sha256("sha256", self.sha256)
+        at_least("bytes", self.bytes, 1)
+        within("opset", self.opset, 1, 1000)
+        parts = self.onnxruntime_version.split(".")
+        if len(parts) < 3 or not all(part[:1].isdigit() for part in parts[:3]):
+            raise FieldError("onnxruntime_version", f"is {self.onnxruntime_version!r}, not a version")
+
 
 @dataclass(frozen=True)
 class ExcludedNode:
@@ -113,6 +161,10 @@ class ExcludedNode:
 
     name: str
     op_type: str
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise FieldError("name", "is empty")
 
 
 @dataclass(frozen=True)
@@ -129,11 +181,12 @@ class RepairInfo:
     metric_before: float
     bytes_before: int
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RepairInfo:
-        fields = dict(data)
-        excluded = [ExcludedNode(**node) for node in fields.pop("excluded")]
-        return cls(excluded=excluded, **fields)
+    def __post_init__(self) -> None:
+        if not self.base:
+            raise FieldError("base", "is empty")
+        at_least("quantizable_nodes", self.quantizable_nodes, 0)
+        at_least("max_excluded", self.max_excluded, 0)
+        at_least("bytes_before", self.bytes_before, 1)
 
 
 @dataclass(frozen=True)
@@ -150,11 +203,10 @@ class CandidateResult:
     repair: RepairInfo | None = None
     """Set on a repaired candidate (`<base>-repaired`): what was kept in float, and the numbers before."""
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> CandidateResult:
-        fields = dict(data)
-        repair = fields.pop("repair", None)
-        return cls(repair=RepairInfo.from_dict(repair) if repair is not None else None, **fields)
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise FieldError("name", "is empty")
+        at_least("bytes", self.bytes, 1)
 
 
 @dataclass(frozen=True)
@@ -165,6 +217,11 @@ class GateInfo:
     fp32_metric: float
     """The metric's raw value for fp32 (e.g. accuracy 0.978) so reports can show fp32 -> chosen."""
     chosen_metric: float
+
+    def __post_init__(self) -> None:
+        one_of("metric", self.metric, GATE_METRICS)
+        finite("threshold", self.threshold)
+        at_least("threshold", self.threshold, 0)
 
 
 @dataclass(frozen=True)
@@ -178,6 +235,11 @@ class GoldenSample:
     atol: float
     rtol: float
 
+    def __post_init__(self) -> None:
+        for name in ("atol", "rtol"):
+            finite(name, getattr(self, name))
+            at_least(name, getattr(self, name), 0)
+
 
 @dataclass(frozen=True)
 class FunctionSettings:
@@ -185,10 +247,8 @@ class FunctionSettings:
     architecture: str
 
     def __post_init__(self) -> None:
-        if not 128 <= self.memory_mb <= 10_240:
-            raise ManifestError(f"memory_mb {self.memory_mb} is outside Lambda's 128-10240 MB")
-        if self.architecture not in ARCHITECTURES:
-            raise ManifestError(f"architecture {self.architecture!r} is not one of {ARCHITECTURES}")
+        within("memory_mb", self.memory_mb, 128, 10_240)
+        one_of("architecture", self.architecture, ARCHITECTURES)
 
 
 @dataclass(frozen=True)
@@ -215,10 +275,30 @@ class Manifest:
                 f"manifest schema_version {self.schema_version} is not supported "
                 f"(this runtime reads version {SCHEMA_VERSION})"
             )
-        if self.task not in TASKS:
-            raise ManifestError(f"unknown task {self.task!r}; expected one of {TASKS}")
+        if not self.model:
+            raise FieldError("model", "is empty")
+        one_of("task", self.task, TASKS)
         if self.variant not in {c.name for c in self.candidates}:
-            raise ManifestError(f"chosen variant {self.variant!r} is not among the candidates")
+            raise FieldError("variant", f"{self.variant!r} is not among the candidates")
+        self._check_labels()
+        if self.text is not None:
+            inputs = sorted(t.name for t in self.signature.inputs)
+            if sorted(self.text.graph_inputs) != inputs:
+                raise FieldError("text.graph_inputs", f"must name the signature's inputs {inputs}")
+
+    def _check_labels(self) -> None:
+        """Labels exactly for classification: one distinct string per class of the first output."""
+        if self.task != "classification":
+            if self.labels is not None:
+                raise FieldError("labels", f"only classification models have labels, not {self.task!r}")
+            return
+        if not self.labels:
+            raise FieldError("labels", "a classification model needs its class labels")
+        if len(set(self.labels)) != len(self.labels) or not all(self.labels):
+            raise FieldError("labels", "must be distinct, non-empty strings")
+        classes = self.signature.outputs[0].shape[-1] if self.signature.outputs[0].shape else None
+        if isinstance(classes, int) and classes != len(self.labels):
+            raise FieldError("labels", f"has {len(self.labels)} labels for {classes} classes")
 
     @property
     def model_version(self) -> str:
@@ -245,38 +325,15 @@ class Manifest:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Manifest:
-        try:
-            version = data.get("schema_version")
-            if version != SCHEMA_VERSION:
-                raise ManifestError(
-                    f"manifest schema_version {version!r} is not supported "
-                    f"(this runtime reads version {SCHEMA_VERSION})"
-                )
-            sig = data["signature"]
-            text = data.get("text")
-            return cls(
-                model=data["model"],
-                task=data["task"],
-                variant=data["variant"],
-                artifact=ArtifactInfo(**data["artifact"]),
-                signature=Signature(
-                    inputs=[TensorSpec(**t) for t in sig["inputs"]],
-                    outputs=[TensorSpec(**t) for t in sig["outputs"]],
-                ),
-                limits=Limits(**data["limits"]),
-                function=FunctionSettings(**data["function"]),
-                gate=GateInfo(**data["gate"]),
-                candidates=[CandidateResult.from_dict(c) for c in data["candidates"]],
-                golden=[GoldenSample(**g) for g in data["golden"]],
-                labels=data.get("labels"),
-                text=TextSpec(**text) if text else None,
-                schema_version=version,
+    def from_dict(cls, data: Any) -> "Manifest":
+        """The manifest in `data`, every field type- and range-checked (FieldError names the field)."""
+        version = data.get("schema_version") if isinstance(data, dict) else None
+        if version != SCHEMA_VERSION:
+            raise ManifestError(
+                f"manifest schema_version {version!r} is not supported "
+                f"(this runtime reads version {SCHEMA_VERSION})"
             )
-        except ManifestError:
-            raise
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ManifestError(f"manifest is malformed: {exc!r}") from exc
+        return schema.read(cls, data)
 
 
 def sha256_file(path: Path) -> str:

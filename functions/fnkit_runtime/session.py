@@ -18,6 +18,7 @@ import numpy as np
 import onnxruntime as ort
 from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
 
+from fnkit_runtime import constants as c
 from fnkit_runtime import observability
 from fnkit_runtime.config import RuntimeConfig
 from fnkit_runtime.exceptions import ManifestError, ModelInputRejectedError, ModelLoadError
@@ -140,10 +141,27 @@ def _check_io(session: ort.InferenceSession, manifest: Manifest) -> None:
             raise ModelLoadError(f"the graph does not match the manifest's signature: {problem}")
 
 
+def check_onnxruntime_version(manifest: Manifest, config: RuntimeConfig, installed: str) -> None:
+    """The artifact was built, gated and its goldens computed with one onnxruntime: serve it with that
+    one, unless FNKIT_ALLOW_ONNXRUNTIME_MISMATCH says otherwise (then the mismatch is logged)."""
+    recorded = manifest.artifact.onnxruntime_version
+    if recorded == installed:
+        return
+    if not config.allow_onnxruntime_mismatch:
+        raise ModelLoadError(
+            f"artifact was built with onnxruntime {recorded}, this function has {installed}; rebuild "
+            f"the model, or set {c.ALLOW_ONNXRUNTIME_MISMATCH_ENV}=true to serve it anyway"
+        )
+    observability.logger.warning(
+        "onnxruntime version mismatch allowed", extra={"recorded": recorded, "installed": installed}
+    )
+
+
 def load_model(config: RuntimeConfig) -> LoadedModel:
     """Verify and load the model named by `config`; every failure is a ModelLoadError."""
     start = time.perf_counter()
     manifest = read_manifest(config)
+    check_onnxruntime_version(manifest, config, ort.__version__)
     try:
         model_path = verify_artifact(manifest, config.model_dir)
     except ManifestError as exc:

@@ -52,6 +52,15 @@ PIXELS = np.zeros((1, 1, 8, 8)).tolist()
         pytest.param('{"inputs": [["a"]]}', 400, "InputDtypeError", id="strings"),
         pytest.param('{"inputs": [[true]]}', 400, "InputDtypeError", id="booleans"),
         pytest.param('{"inputs": [[null]]}', 400, "InputDtypeError", id="null"),
+        pytest.param(
+            json.dumps({"inputs": PIXELS}).replace("0.0", "true", 1),
+            400,
+            "InputDtypeError",
+            id="bool-in-floats",
+        ),
+        pytest.param(
+            json.dumps({"inputs": PIXELS}).replace("0.0", "false"), 400, "InputDtypeError", id="all-bools"
+        ),
         pytest.param('{"inputs": "a string"}', 400, "InputDtypeError", id="string-for-tensor"),
         pytest.param('{"inputs": {"npy": "%%%"}}', 400, "NpyDecodeError", id="npy-not-base64"),
         pytest.param('{"inputs": {"npy": "aGVsbG8="}}', 400, "NpyDecodeError", id="npy-not-npy"),
