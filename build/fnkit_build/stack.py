@@ -1,6 +1,6 @@
 """What the SAM stack needs per model beyond the build: the registry's deploy knobs, validated.
 
-Read from the model's `function` table (timeout, concurrency, SnapStart) and its `alarms` table
+Read from the model's `function` table (timeout, concurrency, SnapStart, X-Ray tracing) and its `alarms` table
 (thresholds of the per-version alarms). `fnkit render` turns them into template properties; a value
 Lambda or CloudFormation would refuse is a registry error here, before anything is written.
 """
@@ -29,6 +29,7 @@ FUNCTION_KEYS = (
     "reserved_concurrency",
     "provisioned_concurrency",
     "snapstart",
+    "tracing",
 )
 
 
@@ -51,6 +52,8 @@ class StackSpec:
     provisioned_concurrency: int | None = None
     snapstart: bool = False
     alarms: AlarmThresholds = field(default_factory=AlarmThresholds)
+    tracing: bool = False
+    """X-Ray `Active` tracing of the function (its role may then write traces); off: `PassThrough`."""
 
     @property
     def load_at_init(self) -> bool:
@@ -91,7 +94,8 @@ def stack_spec(entry: _Entry, python: tuple[int, int] = SNAPSTART_MIN_PYTHON) ->
             "function.provisioned_concurrency",
             f"{provisioned} is more than reserved_concurrency {reserved}",
         )
-    return StackSpec(timeout, reserved, provisioned, snapstart, _alarms(entry))
+    tracing = entry.get("function.tracing", bool, False)
+    return StackSpec(timeout, reserved, provisioned, snapstart, _alarms(entry), tracing)
 
 
 def _optional_count(entry: _Entry, key: str) -> int | None:

@@ -17,7 +17,7 @@ from fnkit_build.registry import ModelSpec
 from fnkit_build.stack import logical_prefix
 from fnkit_runtime import constants as c
 
-from fnkit_ops.render import cfn
+from fnkit_ops.render import cfn, security
 from fnkit_ops.render.docker import DOCKER_CONTEXT, DOCKERFILE, build_args
 from fnkit_ops.render.files import header
 
@@ -122,6 +122,7 @@ def parameters() -> dict[str, Any]:
             "MaxValue": 5000,
             "Description": "Burst requests per route",
         },
+        **security.parameters(),
     }
 
 
@@ -218,6 +219,8 @@ def function(spec: ModelSpec) -> dict[str, Any]:
         }
     if stack.snapstart:
         properties["SnapStart"] = {"ApplyOn": "PublishedVersions"}
+    if stack.tracing:
+        properties["Tracing"] = "Active"
     properties["DeploymentPreference"] = {
         "Enabled": cfn.find_in_map("Strategy", cfn.ref("DeploymentStrategy"), "CodeDeploy"),
         "Type": cfn.ref("CodeDeployType"),
@@ -230,6 +233,7 @@ def function(spec: ModelSpec) -> dict[str, Any]:
             "Dockerfile": DOCKERFILE,
             "DockerTag": spec.name,
             "DockerBuildArgs": build_args(spec),
+            **security.function_metadata(spec),
         },
         "Properties": properties,
     }
@@ -244,13 +248,24 @@ def log_group(spec: ModelSpec) -> dict[str, Any]:
         "Properties": {
             "LogGroupName": cfn.sub(f"/aws/lambda/${{AWS::StackName}}/{spec.name}"),
             "RetentionInDays": cfn.ref("LogRetentionInDays"),
+            "KmsKeyId": security.logs_kms_key(),
         },
     }
 
 
 def role(spec: ModelSpec) -> dict[str, Any]:
-    """May only write streams of the function's own log group (image pulls use the ECR policy)."""
+    """May only write streams of the function's own log group (image pulls use the ECR policy), and
+    traces when the model's tracing is on; bounded by PermissionsBoundaryArn when it is set."""
     prefix = logical_prefix(spec.name)
+    statements: list[dict[str, Any]] = [
+        {
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": cfn.get_att(f"{prefix}LogGroup.Arn"),
+        }
+    ]
+    if spec.stack.tracing:
+        statements.append(security.tracing_statement())
     return {
         "Type": "AWS::IAM::Role",
         "Properties": {
@@ -264,19 +279,11 @@ def role(spec: ModelSpec) -> dict[str, Any]:
                     }
                 ],
             },
+            "PermissionsBoundary": security.permissions_boundary(),
             "Policies": [
                 {
                     "PolicyName": "write-own-log-group",
-                    "PolicyDocument": {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
-                                "Resource": cfn.get_att(f"{prefix}LogGroup.Arn"),
-                            }
-                        ],
-                    },
+                    "PolicyDocument": {"Version": "2012-10-17", "Statement": statements},
                 }
             ],
         },
@@ -376,6 +383,7 @@ def http_api(specs: Sequence[ModelSpec]) -> dict[str, Any]:
         "Type": "AWS::Serverless::HttpApi",
         "Properties": {
             "Description": cfn.sub("fnkit inference API (${AWS::StackName})"),
+            "AccessLogSettings": security.access_log_settings(),
             "DefaultRouteSettings": {
                 "ThrottlingBurstLimit": cfn.ref("ApiThrottlingBurstLimit"),
                 "ThrottlingRateLimit": cfn.ref("ApiThrottlingRateLimit"),
@@ -645,6 +653,7 @@ def template(specs: Sequence[ModelSpec]) -> dict[str, Any]:
         resources.update(live_alias(spec))
         resources[f"{prefix}ApiPermission"] = permission(spec)
         resources.update(alarms(spec))
+    resources[security.ACCESS_LOG_GROUP] = security.access_log_group()
     resources["HttpApi"] = http_api(specs)
     resources["Dashboard"] = dashboard(specs)
     return {
@@ -659,6 +668,7 @@ def template(specs: Sequence[ModelSpec]) -> dict[str, Any]:
             "IsFnkit": cfn.equals(cfn.ref("DeploymentStrategy"), "fnkit"),
             "IsIamAuth": cfn.equals(cfn.ref("Auth"), "IAM"),
             "IsJwtAuth": cfn.equals(cfn.ref("Auth"), "JWT"),
+            **security.conditions(),
         },
         "Globals": globals_(),
         "Resources": resources,
