@@ -3,16 +3,31 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.fnkit-installed
+# checkov cannot share the project's venv (it pins boto3): its own, inside .venv/, from pyproject's `checkov` extra.
+CHECKOV_VENV := $(VENV)/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 
-.PHONY: venv demo test test-all lint bench clean
+.PHONY: venv demo test test-all lint lock bench clean
 
-venv: $(STAMP)
+venv: $(STAMP) $(CHECKOV_STAMP)
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[build,deploy,bench,dev]'
 	touch $(STAMP)
+
+$(CHECKOV_STAMP): pyproject.toml | $(STAMP)
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(BIN)/python -c 'import tomllib; print("\n".join(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["checkov"]))' > $(CHECKOV_VENV)/requirements.txt
+	$(CHECKOV_VENV)/bin/pip install --quiet -r $(CHECKOV_VENV)/requirements.txt
+	touch $(CHECKOV_STAMP)
+
+## lock: regenerate the image's hash-locked runtime sets from functions/requirements*.in (pip-tools)
+lock: $(STAMP)
+	cd functions && ../$(BIN)/pip-compile $(LOCK_FLAGS) --output-file requirements.txt requirements.in
+	cd functions && ../$(BIN)/pip-compile $(LOCK_FLAGS) --output-file requirements-text.txt requirements-text.in
 
 ## demo: build the shipped example models, then invoke each under the local Lambda runtime client
 demo: venv

@@ -53,7 +53,7 @@ def parse_dockerfile(path: Path) -> Dockerfile:
 
 
 def _requirements(path: Path) -> dict[str, str]:
-    """name -> pinned version, following `-r` includes."""
+    """name -> pinned version of a lock input (`.in`), following `-r` includes."""
     pins: dict[str, str] = {}
     for raw in path.read_text().splitlines():
         line = raw.split("#", 1)[0].strip()
@@ -146,10 +146,13 @@ def test_image_installs_only_the_pinned_runtime_set(model):
     assert len(installs) == 1
     words = shlex.split(installs[0].split("&&")[1])
     assert "--no-cache-dir" in words and words[words.index("--target") + 1] == TASK_ROOT
+    # AND every package is checked against the lock file's sha256, wheels only
+    assert "--require-hashes" in words and "--only-binary=:all:" in words
     requirement = Path(words[words.index("-r") + 1]).name
 
-    # THEN its requirements are the runtime set, pinned as pyproject pins them
-    pins = _requirements(FUNCTIONS / requirement)
+    # THEN the lock's input is the runtime set, pinned as pyproject pins them (tests/runtime/test_lock.py
+    # checks the lock itself against its input)
+    pins = _requirements(FUNCTIONS / requirement.replace(".txt", ".in"))
     assert set(pins) <= RUNTIME_SET, set(pins) - RUNTIME_SET
     assert {"onnxruntime", "numpy", "aws-lambda-powertools"} <= set(pins)
     is_text = "text" in _registry(REPO_ROOT)[model]

@@ -102,7 +102,7 @@ def _read_requirements(path: Path, seen: tuple[Path, ...]) -> list[str]:
     except OSError as exc:
         raise TaskRootError(f"cannot read requirements file {path}: {exc}") from exc
     lines: list[str] = []
-    for raw in text.splitlines():
+    for raw in text.replace("\\\n", " ").splitlines():  # a locked entry continues over its --hash lines
         line = raw.split(" #", 1)[0].strip()
         if not line or line.startswith("#"):
             continue
@@ -148,11 +148,25 @@ def install_dependencies(requirements: Path | Sequence[str], cache: Path | None 
 
 
 def _pip_install(target: Path, requirements: Path | Sequence[str], lines: Sequence[str]) -> None:
-    base = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input"]
+    """A requirements file installs as the image installs it (a hash-locked file with --require-hashes,
+    wheels only), then the runtime client beside it: pip's hash mode refuses an unhashed extra line."""
     if isinstance(requirements, Path):
-        spec = ["-r", str(requirements), RUNTIME_CLIENT_REQUIREMENT]
+        hashed = ["--require-hashes", "--only-binary=:all:"] if _is_hash_locked(requirements) else []
+        _pip(target, [*hashed, "-r", str(requirements)])
+        _pip(target, [RUNTIME_CLIENT_REQUIREMENT])
     else:
-        spec = list(lines)
+        _pip(target, list(lines))
+
+
+def _is_hash_locked(path: Path) -> bool:
+    try:
+        return "--hash=sha256:" in path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TaskRootError(f"cannot read requirements file {path}: {exc}") from exc
+
+
+def _pip(target: Path, spec: list[str]) -> None:
+    base = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input"]
     completed = subprocess.run(
         [*base, "--target", str(target), *spec],
         capture_output=True,

@@ -35,7 +35,8 @@ def dockerfile() -> str:
     task = "${LAMBDA_TASK_ROOT}"
     return f"""\
 # AWS's Lambda Python base image, Python 3.12; the tag is a multi-arch manifest (x86_64 and arm64),
-# so the function's Architectures picks the right one. Pin a digest for byte-reproducible images:
+# so the function's Architectures picks the right one. Pin it by digest (docs/deploy.md says how to
+# read the current one and update it):
 #   docker build --build-arg BASE_IMAGE={BASE_IMAGE}@sha256:<digest> ...
 ARG BASE_IMAGE={BASE_IMAGE}
 FROM ${{BASE_IMAGE}}
@@ -44,11 +45,13 @@ FROM ${{BASE_IMAGE}}
 ARG MODEL
 ARG REQUIREMENTS={REQUIREMENTS_FILE}
 
-# The runtime set only (onnxruntime, numpy, aws-lambda-powertools; tokenizers for text models),
-# pinned, into the task root; then trim what the runtime never loads (the list `fnkit invoke` applies).
+# The runtime set only (onnxruntime, numpy, aws-lambda-powertools; tokenizers for text models), from
+# its lock file: every package, transitive ones too, pinned with its sha256 (`make lock`), wheels only,
+# into the task root; then trim what the runtime never loads (the list `fnkit invoke` applies).
 COPY {REQUIREMENTS_FILE} {REQUIREMENTS_TEXT_FILE} {TRIM_SCRIPT} {task}/
 RUN test -n "${{MODEL}}" \\
-    && pip install --no-cache-dir -r "{task}/${{REQUIREMENTS}}" --target "{task}" \\
+    && pip install --no-cache-dir --require-hashes --only-binary=:all: \\
+        -r "{task}/${{REQUIREMENTS}}" --target "{task}" \\
     && python "{task}/{TRIM_SCRIPT}" "{task}" \\
     && rm "{task}/{REQUIREMENTS_FILE}" "{task}/{REQUIREMENTS_TEXT_FILE}" "{task}/{TRIM_SCRIPT}"
 
