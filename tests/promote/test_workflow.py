@@ -55,25 +55,103 @@ def test_deploy_needs_test_and_promote_needs_deploy(workflow: dict[str, Any]):
     assert "deploy" in workflow["jobs"]["promote"]["needs"]
 
 
-@pytest.mark.parametrize("job", ["deploy", "promote"])
-def test_aws_jobs_use_oidc_and_no_keys(workflow: dict[str, Any], job: str):
-    # THEN the job may mint an ID token, and credentials come from assuming a role with it
-    assert workflow["jobs"][job]["permissions"] == {"id-token": "write", "contents": "read"}
+AWS_CREDENTIAL_VARIABLES = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+AWS_CALLS = (".sam-venv/bin/sam deploy", "aws cloudformation", "aws lambda", "fnkit promote")
+"""What a step that is handed credentials must run: a call to AWS, nothing else."""
+BUILD_WORK = ("pip install", "make ", "fnkit build", "sam build")
+
+
+@pytest.mark.parametrize(
+    ("job", "role"), [("deploy", "AWS_DEPLOY_ROLE_ARN"), ("promote", "AWS_PROMOTE_ROLE_ARN")]
+)
+def test_aws_jobs_assume_their_own_role_by_oidc(workflow: dict[str, Any], job: str, role: str):
+    # THEN the job may mint an ID token, and credentials come from assuming its role with it
+    spec = workflow["jobs"][job]
+    assert spec["permissions"] == {"id-token": "write", "contents": "read"}
     [creds] = _uses(workflow, job, "aws-actions/configure-aws-credentials")
-    assert creds["with"]["role-to-assume"].startswith("${{ vars.") or creds["with"][
-        "role-to-assume"
-    ].startswith("${{ secrets.")
+    assert creds["with"]["role-to-assume"] == f"${{{{ vars.{role} }}}}"
+    # AND the session lasts as long as the job may run
+    assert creds["with"]["role-duration-seconds"] == spec["timeout-minutes"] * 60
+    # AND the credentials are step outputs, never exported to the job's environment
+    assert creds["with"]["output-env-credentials"] is False and creds["with"]["output-credentials"] is True
+
+
+def test_the_promote_job_runs_in_a_protected_environment(workflow: dict[str, Any]):
+    assert workflow["jobs"]["promote"]["environment"] == "production"
+    assert "environment" not in workflow["jobs"]["deploy"]
+
+
+@pytest.mark.parametrize("job", ["test", "models", "deploy", "promote"])
+def test_credentials_reach_only_the_steps_that_call_aws_after_every_build_step(
+    workflow: dict[str, Any], job: str
+):
+    steps = _steps(workflow, job)
+    assumed = [i for i, s in enumerate(steps) if "configure-aws-credentials" in str(s.get("uses", ""))]
+    for index, step in enumerate(steps):
+        env = step.get("env", {})
+        handed = sorted(set(env) & set(AWS_CREDENTIAL_VARIABLES))
+        run = step.get("run", "")
+        if handed:
+            # THEN a step given credentials comes after the role is assumed, takes them from that step,
+            # and calls AWS
+            assert assumed and index > assumed[0], step
+            assert all(env[name].startswith("${{ steps.aws.outputs.") for name in handed), step
+            assert any(call in run for call in AWS_CALLS), step
+        if assumed and index > assumed[0]:
+            # AND after the role is assumed, nothing builds or installs: credentials never meet build code
+            assert not any(work in run for work in BUILD_WORK), step
+            assert "uses" not in step or "upload-artifact" in step["uses"], step
+    # AND no job or workflow environment holds credentials
+    for scope in (workflow.get("env", {}), workflow["jobs"][job].get("env", {})):
+        assert not set(scope) & set(AWS_CREDENTIAL_VARIABLES)
 
 
 def test_no_long_lived_keys_anywhere():
-    text = WORKFLOW.read_text(encoding="utf-8").lower()
-    for forbidden in (
-        "aws-access-key-id",
-        "aws-secret-access-key",
-        "aws_access_key_id",
-        "aws_secret_access_key",
-    ):
-        assert forbidden not in text
+    # THEN no stored key is referenced: the only credentials are the OIDC step's outputs
+    text = WORKFLOW.read_text(encoding="utf-8")
+    assert "secrets." not in text
+    for line in text.splitlines():
+        if any(f"{name}:" in line for name in AWS_CREDENTIAL_VARIABLES):
+            assert "${{ steps.aws.outputs.aws-" in line, line
+    assert "aws-access-key-id:" not in text and "aws-secret-access-key:" not in text  # no action inputs
+
+
+def test_every_action_is_pinned_by_commit_sha_with_its_release(workflow: dict[str, Any]):
+    # GIVEN every `uses:` line of the workflow
+    lines = [line.strip() for line in WORKFLOW.read_text().splitlines() if "uses:" in line]
+    assert lines
+    for line in lines:
+        # THEN it names a full 40-hex commit and says which release that is
+        assert re.fullmatch(r"(- )?uses: [\w.-]+/[\w.-]+@[0-9a-f]{40} # v\d+\.\d+\.\d+", line), line
+    from fnkit_ops.render.workflow import ACTIONS
+
+    assert {a.repo for a in ACTIONS} == {
+        s["uses"].split("@")[0] for job in workflow["jobs"].values() for s in job["steps"] if "uses" in s
+    }
+
+
+def test_the_pytorch_index_is_given_to_the_torch_install_only(workflow: dict[str, Any]):
+    # GIVEN every step of every job
+    text = WORKFLOW.read_text()
+    assert "PIP_EXTRA_INDEX_URL" not in text and "extra-index-url" not in text
+    assert "PIP_INDEX_URL" not in text
+    steps = [s for job in workflow["jobs"].values() for s in job["steps"]]
+    with_index = [s for s in steps if "download.pytorch.org" in json.dumps(s)]
+    assert with_index  # the test and deploy jobs need torch
+    for step in with_index:
+        # THEN the index is that one step's own variable, and that step installs torch alone
+        assert step["env"] == {"TORCH_INDEX_URL": "https://download.pytorch.org/whl/cpu"}
+        [install] = [line for line in step["run"].splitlines() if "pip install" in line]
+        assert re.fullmatch(
+            r'\.venv/bin/pip install --quiet --index-url "\$TORCH_INDEX_URL" "torch==[\d.]+"', install
+        )
+    # AND every job that builds (make venv / make test) installed torch first, from that index
+    for name, job in workflow["jobs"].items():
+        runs = [s.get("run", "") for s in job["steps"]]
+        builds = [i for i, r in enumerate(runs) if "make " in r]
+        if builds:
+            torch = [i for i, r in enumerate(runs) if "TORCH_INDEX_URL" in r]
+            assert torch and torch[0] < builds[0], name
 
 
 def test_default_token_is_read_only(workflow: dict[str, Any]):

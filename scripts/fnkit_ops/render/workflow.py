@@ -6,6 +6,9 @@ matrix, so a model added to the registry is deployed and promoted without editin
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
+from importlib import metadata
 from typing import Any
 
 from fnkit_ops.render import cfn
@@ -13,36 +16,107 @@ from fnkit_ops.render.files import header
 
 WORKFLOW_FILE = ".github/workflows/deploy.yml"
 SAM_CLI_VERSION = "1.170.0"
+TORCH_INDEX_URL = "https://download.pytorch.org/whl/cpu"
+"""The CPU wheel index: PyPI's Linux torch wheel pulls several GB of CUDA. Given to the one install
+that needs torch, never to the others (a second index on every install invites dependency confusion)."""
+PROMOTE_ENVIRONMENT = "production"
+"""The GitHub environment the promote job runs in (its protection rules may require an approval)."""
+DEPLOY_TIMEOUT_MIN = 60
+PROMOTE_TIMEOUT_MIN = 45
 COMMENT = """\
 #
-# AWS access is OpenID Connect only: each AWS job exchanges GitHub's ID token for the role in the
-# repository variable AWS_DEPLOY_ROLE_ARN (region in AWS_REGION). No access keys are stored anywhere.
+# Least privilege (docs/deploy.md): build and tests run without AWS credentials. The deploy job assumes
+# the role in the repository variable AWS_DEPLOY_ROLE_ARN, the promote job (in the `production`
+# environment) the narrower AWS_PROMOTE_ROLE_ARN, both through OpenID Connect (no stored keys), after
+# every build step; the short-lived credentials are step outputs passed only to the steps that call
+# AWS. Every action is pinned by commit SHA (its release in the comment).
 # Traffic: DeploymentStrategy=fnkit (samconfig.toml [ci]): `sam deploy` publishes each changed
 # function as a new version on `candidate` and never moves `live`; `fnkit promote` shifts `live` to
 # it with a 10 % canary for 5 minutes behind the version's own alarms and metrics (Lambda Errors plus
 # EMF ServerErrors), and rolls back on any failed gate (docs/promote.md).
 """
 
+
+@dataclass(frozen=True)
+class Action:
+    """A third-party action pinned by full commit SHA; `version` is the release that commit is."""
+
+    repo: str
+    sha: str
+    version: str
+
+    @property
+    def uses(self) -> str:
+        return f"{self.repo}@{self.sha}"
+
+
+CHECKOUT = Action("actions/checkout", "3d3c42e5aac5ba805825da76410c181273ba90b1", "v7.0.1")
+SETUP_PYTHON = Action("actions/setup-python", "5fda3b95a4ea91299a34e894583c3862153e4b97", "v7.0.0")
+UPLOAD_ARTIFACT = Action("actions/upload-artifact", "bbbca2ddaa5d8feaa63e36b76fdaad77386f024f", "v7.0.0")
+DOWNLOAD_ARTIFACT = Action("actions/download-artifact", "3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c", "v8.0.1")
+AWS_CREDENTIALS = Action(
+    "aws-actions/configure-aws-credentials", "e6de054238d6b7531b4efff3b6587d9aade6a06c", "v6.2.3"
+)
+ACTIONS = (CHECKOUT, SETUP_PYTHON, UPLOAD_ARTIFACT, DOWNLOAD_ARTIFACT, AWS_CREDENTIALS)
+"""To update one: read the release tag's commit (`git ls-remote https://github.com/OWNER/REPO
+refs/tags/vX.Y.Z^{}`, the peeled commit of an annotated tag) and change the SHA and version here."""
+
 _SETUP_PYTHON = {
-    "uses": "actions/setup-python@v5",
+    "uses": SETUP_PYTHON.uses,
     "with": {
         "python-version": "${{ env.PYTHON_VERSION }}",
         "cache": "pip",
         "cache-dependency-path": "pyproject.toml",
     },
 }
-_CHECKOUT = {"uses": "actions/checkout@v4"}
+_CHECKOUT = {"uses": CHECKOUT.uses, "with": {"persist-credentials": False}}
+AWS_STEP_ID = "aws"
 
 
-def _aws(session: str) -> dict[str, Any]:
+def torch_requirement() -> str:
+    """The kit's own torch pin (pyproject's build extra), e.g. torch==2.13.0."""
+    for text in metadata.requires("fnkit") or []:
+        name, _, rest = text.partition("==")
+        if name.strip() == "torch":
+            return f"torch=={rest.split(';', 1)[0].strip()}"
+    raise LookupError("fnkit's metadata pins no torch (pyproject.toml's build extra)")
+
+
+def _install_torch() -> dict[str, Any]:
     return {
-        "name": "Assume the deploy role (OIDC, no long-lived keys)",
-        "uses": "aws-actions/configure-aws-credentials@v4",
+        "name": "Install torch alone from the PyTorch CPU index (no other install sees that index)",
+        "env": {"TORCH_INDEX_URL": TORCH_INDEX_URL},
+        "run": "python -m venv .venv\n"
+        f'.venv/bin/pip install --quiet --index-url "$TORCH_INDEX_URL" "{torch_requirement()}"\n',
+    }
+
+
+def _aws(role_variable: str, session: str, timeout_min: int) -> dict[str, Any]:
+    """Assume a role by OIDC; the credentials are step outputs only (`aws_env` hands them on)."""
+    return {
+        "id": AWS_STEP_ID,
+        "name": f"Assume {role_variable} (OIDC, short-lived, not exported to the job)",
+        "uses": AWS_CREDENTIALS.uses,
         "with": {
-            "role-to-assume": "${{ vars.AWS_DEPLOY_ROLE_ARN }}",
+            "role-to-assume": f"${{{{ vars.{role_variable} }}}}",
             "aws-region": "${{ vars.AWS_REGION }}",
             "role-session-name": session,
+            "role-duration-seconds": timeout_min * 60,
+            "output-credentials": True,
+            "output-env-credentials": False,
         },
+    }
+
+
+def aws_env(**extra: str) -> dict[str, str]:
+    """The assumed role's credentials, for one step that calls AWS."""
+    outputs = f"steps.{AWS_STEP_ID}.outputs"
+    return {
+        "AWS_ACCESS_KEY_ID": f"${{{{ {outputs}.aws-access-key-id }}}}",
+        "AWS_SECRET_ACCESS_KEY": f"${{{{ {outputs}.aws-secret-access-key }}}}",
+        "AWS_SESSION_TOKEN": f"${{{{ {outputs}.aws-session-token }}}}",
+        "AWS_REGION": "${{ vars.AWS_REGION }}",
+        **extra,
     }
 
 
@@ -92,8 +166,6 @@ def workflow(namespace: str) -> dict[str, Any]:
         "permissions": {"contents": "read"},
         "env": {
             "PYTHON_VERSION": "3.11",
-            # torch==2.13.0 from the CPU wheel index: PyPI's Linux wheel pulls several GB of CUDA.
-            "PIP_EXTRA_INDEX_URL": "https://download.pytorch.org/whl/cpu",
             "SAM_CLI_VERSION": SAM_CLI_VERSION,
             "STACK_NAME": "fnkit",
             "METRICS_NAMESPACE": namespace,
@@ -102,7 +174,12 @@ def workflow(namespace: str) -> dict[str, Any]:
             "test": {
                 "runs-on": "ubuntu-latest",
                 "timeout-minutes": 40,
-                "steps": [_CHECKOUT, _SETUP_PYTHON, {"name": "Lint and test", "run": "make test"}],
+                "steps": [
+                    _CHECKOUT,
+                    _SETUP_PYTHON,
+                    _install_torch(),
+                    {"name": "Lint and test", "run": "make test"},
+                ],
             },
             "models": {
                 "runs-on": "ubuntu-latest",
@@ -122,13 +199,13 @@ def workflow(namespace: str) -> dict[str, Any]:
             "deploy": {
                 "needs": ["test", "models"],
                 "runs-on": "ubuntu-latest",
-                "timeout-minutes": 60,
+                "timeout-minutes": DEPLOY_TIMEOUT_MIN,
                 "permissions": {"id-token": "write", "contents": "read"},
                 "outputs": {"stack": "${{ steps.outputs.outputs.stack }}"},
                 "steps": [
                     _CHECKOUT,
                     _SETUP_PYTHON,
-                    _aws("fnkit-deploy-${{ github.run_id }}"),
+                    _install_torch(),
                     {"name": "Build the models", "run": "make venv\n.venv/bin/fnkit build\n"},
                     {
                         "name": "Install the SAM CLI in its own venv (it pins click)",
@@ -137,30 +214,33 @@ def workflow(namespace: str) -> dict[str, Any]:
                     },
                     {"name": "sam build", "run": ".sam-venv/bin/sam build --config-env ci"},
                     {
-                        "name": "sam deploy (publishes versions to `candidate`; `live` is not touched)",
-                        "run": '.sam-venv/bin/sam deploy --config-env ci --stack-name "$STACK_NAME" '
-                        "--no-confirm-changeset --no-fail-on-empty-changeset",
-                    },
-                    {
-                        "id": "outputs",
-                        "name": "Record the stack name for the promotion jobs",
-                        "run": 'echo "stack=$STACK_NAME" >> "$GITHUB_OUTPUT"',
-                    },
-                    {
                         "name": "Keep the manifests for the smoke tests",
-                        "uses": "actions/upload-artifact@v4",
+                        "uses": UPLOAD_ARTIFACT.uses,
                         "with": {
                             "name": "manifests",
                             "path": "functions/*/model/manifest.json",
                             "if-no-files-found": "error",
                         },
                     },
+                    {
+                        "id": "outputs",
+                        "name": "Record the stack name for the promotion jobs",
+                        "run": 'echo "stack=$STACK_NAME" >> "$GITHUB_OUTPUT"',
+                    },
+                    _aws("AWS_DEPLOY_ROLE_ARN", "fnkit-deploy-${{ github.run_id }}", DEPLOY_TIMEOUT_MIN),
+                    {
+                        "name": "sam deploy (publishes versions to `candidate`; `live` is not touched)",
+                        "env": aws_env(),
+                        "run": '.sam-venv/bin/sam deploy --config-env ci --stack-name "$STACK_NAME" '
+                        "--no-confirm-changeset --no-fail-on-empty-changeset",
+                    },
                 ],
             },
             "promote": {
                 "needs": ["deploy", "models"],
                 "runs-on": "ubuntu-latest",
-                "timeout-minutes": 45,
+                "timeout-minutes": PROMOTE_TIMEOUT_MIN,
+                "environment": PROMOTE_ENVIRONMENT,
                 "permissions": {"id-token": "write", "contents": "read"},
                 "strategy": {
                     "fail-fast": False,
@@ -171,29 +251,33 @@ def workflow(namespace: str) -> dict[str, Any]:
                     _SETUP_PYTHON,
                     install_ops,
                     {
-                        "uses": "actions/download-artifact@v4",
+                        "uses": DOWNLOAD_ARTIFACT.uses,
                         "with": {"name": "manifests", "path": "functions"},
                     },
-                    _aws("fnkit-promote-${{ matrix.model }}-${{ github.run_id }}"),
+                    _aws(
+                        "AWS_PROMOTE_ROLE_ARN",
+                        "fnkit-promote-${{ matrix.model }}-${{ github.run_id }}",
+                        PROMOTE_TIMEOUT_MIN,
+                    ),
                     {
                         "name": "Read the function, the version just published and its alarms",
                         "id": "stack",
-                        "env": {
-                            "STACK": "${{ needs.deploy.outputs.stack }}",
-                            "PREFIX": "${{ matrix.output }}",
-                        },
+                        "env": aws_env(
+                            STACK="${{ needs.deploy.outputs.stack }}",
+                            PREFIX="${{ matrix.output }}",
+                        ),
                         "run": _OUTPUTS_SCRIPT,
                     },
                     {
                         "name": "Promote with a canary (10 % for 5 minutes, gates, automatic rollback)",
                         "if": "steps.stack.outputs.version != steps.stack.outputs.live",
-                        "env": {
-                            "FUNCTION": "${{ steps.stack.outputs.function }}",
-                            "VERSION": "${{ steps.stack.outputs.version }}",
-                            "ALARMS": "${{ steps.stack.outputs.alarms }}",
-                            "MODEL": "${{ matrix.model }}",
-                            "STACK": "${{ needs.deploy.outputs.stack }}",
-                        },
+                        "env": aws_env(
+                            FUNCTION="${{ steps.stack.outputs.function }}",
+                            VERSION="${{ steps.stack.outputs.version }}",
+                            ALARMS="${{ steps.stack.outputs.alarms }}",
+                            MODEL="${{ matrix.model }}",
+                            STACK="${{ needs.deploy.outputs.stack }}",
+                        ),
                         "run": _PROMOTE_SCRIPT,
                     },
                     {
@@ -204,7 +288,7 @@ def workflow(namespace: str) -> dict[str, Any]:
                     {
                         "name": "Upload the promotion report",
                         "if": "always()",
-                        "uses": "actions/upload-artifact@v4",
+                        "uses": UPLOAD_ARTIFACT.uses,
                         "with": {
                             "name": "promote-report-${{ matrix.model }}",
                             "path": "promote-reports/",
@@ -217,5 +301,12 @@ def workflow(namespace: str) -> dict[str, Any]:
     }
 
 
+def _version_comments(text: str) -> str:
+    """`uses: OWNER/REPO@SHA # vX.Y.Z`: the release each pin is, for readers and update tools."""
+    for action in ACTIONS:
+        text = re.sub(rf"(uses: {re.escape(action.uses)})$", rf"\1 # {action.version}", text, flags=re.M)
+    return text
+
+
 def render_workflow(namespace: str) -> str:
-    return header() + COMMENT + cfn.dump(workflow(namespace))
+    return header() + COMMENT + _version_comments(cfn.dump(workflow(namespace)))
