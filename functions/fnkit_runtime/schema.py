@@ -2,8 +2,9 @@
 
 Each field's annotation says what it accepts, read once per class: `int` takes a JSON integer only
 (never `true`, `1.0` or `"64"`), `float` an integer or a number, `bool` only `true`/`false`, `str`
-a string, `list[X]` / `dict[str, X]` containers of those, `X | None` also null, a dataclass an object
-holding no key it does not declare and every field without a default. Ranges and cross-field rules
+a string, an Enum or a Literal one of its values, `list[X]` / `tuple[X, ...]` / `dict[str, X]`
+containers of those, `X | None` also null, a dataclass an object holding no key it does not declare
+and every field without a default. Ranges and cross-field rules
 stay in each class's `__post_init__`, raised as `FieldError` relative to the class; `read` prefixes
 the path, so every message names the field in full (`signature.inputs[0].dtype`).
 
@@ -14,10 +15,11 @@ start reads the manifest on its first request.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import math
 import types
 import typing
-from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+from typing import Any, Literal, TypeVar, get_args, get_origin, get_type_hints
 
 from fnkit_runtime.exceptions import ManifestError
 
@@ -93,22 +95,33 @@ def _value(hint: Any, value: Any, path: str) -> Any:
     origin = get_origin(hint)
     if origin in (types.UnionType, typing.Union):
         return _union(get_args(hint), value, path)
-    if origin is list:
-        if not isinstance(value, list):
-            raise FieldError(path, f"must be a list, not {describe(value)}")
-        (item,) = get_args(hint)
-        return [_value(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
-    if origin is dict:
-        if not isinstance(value, dict):
-            raise FieldError(path, f"must be an object, not {describe(value)}")
-        _, item = get_args(hint)
-        return {str(k): _value(item, v, join(path, str(k))) for k, v in value.items()}
+    if origin is Literal:
+        one_of(path, value, get_args(hint))
+        return value
+    if origin in (list, tuple, dict):
+        return _container(origin, get_args(hint), value, path)
     if dataclasses.is_dataclass(hint):
         return read(hint, value, path)  # type: ignore[arg-type]  # a class, not an instance
     return _scalar(hint, value, path)
 
 
+def _container(origin: Any, args: tuple[Any, ...], value: Any, path: str) -> Any:
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise FieldError(path, f"must be an object, not {describe(value)}")
+        return {str(k): _value(args[1], v, join(path, str(k))) for k, v in value.items()}
+    if not isinstance(value, list):
+        raise FieldError(path, f"must be a list, not {describe(value)}")
+    items = [_value(args[0], v, f"{path}[{i}]") for i, v in enumerate(value)]
+    return items if origin is list else tuple(items)
+
+
 def _scalar(hint: Any, value: Any, path: str) -> Any:
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        try:
+            return hint(value)
+        except ValueError:
+            one_of(path, value, [member.value for member in hint])
     if hint is float:
         if type(value) not in (int, float):
             raise FieldError(path, f"must be a number, not {describe(value)}")
