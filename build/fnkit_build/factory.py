@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -32,8 +33,12 @@ def _importable(folder: Path) -> Iterator[None]:
             sys.path.remove(entry)
 
 
-def load_bundle(spec: ModelSpec) -> ModelBundle:
-    """Call the factory with fixed seeds and validate its result."""
+def load_bundle(spec: ModelSpec, extra_args: Mapping[str, Any] | None = None) -> ModelBundle:
+    """Call the factory with fixed seeds and validate its result.
+
+    `extra_args` join the registry's `factory_args` (the transformer optimizer's export asks for
+    `optimizer.factory_args` this way).
+    """
     module_name, _, func_name = spec.factory.partition(":")
     with _importable(spec.source.parent):
         try:
@@ -48,7 +53,7 @@ def load_bundle(spec: ModelSpec) -> ModelBundle:
         raise FactoryError(f"model {spec.name!r}: module {module_name} has no callable {func_name!r}")
     _seed_everything()
     try:
-        bundle = factory(**spec.factory_args)
+        bundle = factory(**{**spec.factory_args, **(extra_args or {})})
     except Exception as exc:
         raise FactoryError(
             f"model {spec.name!r}: factory {spec.factory} raised {type(exc).__name__}: {exc}"

@@ -5,7 +5,10 @@ Metrics compare a candidate's outputs on the evaluation set with the torch fp32 
 - `cosine_mean`: mean cosine similarity per item on the first output (higher is better); optional
   `same_nearest_neighbour`: every item keeps the reference's nearest neighbour;
 - `max_abs_error`: largest absolute difference over every output (lower is better).
-`max_size_ratio` bounds every candidate's bytes against fp32's. Each check is fatal for a candidate.
+`max_size_ratio` bounds every candidate's bytes against fp32's. Batch invariance (`invariance`):
+an item's outputs in a mixed request must equal its outputs alone, under one of the registry's
+executions; the metric scores the outputs as that execution serves them. Each check is fatal for a
+candidate.
 Latency is the p50 of single-item runs on the raw (un-optimized) file, one thread, as on Lambda.
 """
 
@@ -19,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from fnkit_build.exceptions import GateError
+from fnkit_build.invariance import check_invariance
 from fnkit_build.registry import GateSpec, ModelSpec
 from fnkit_build.runner import open_session, run_session
 from fnkit_build.types import Array, Feeds, take
@@ -50,6 +54,9 @@ class Evaluation:
     latency_ms_p50: float
     reasons: tuple[str, ...] = ()
     extra: dict[str, float] = field(default_factory=dict)
+    execution: str | None = None
+    """How the function would run this candidate's requests (None: not batch-invariant)."""
+    fused_operators: dict[str, int] = field(default_factory=dict)
 
 
 def accuracy(logits: Array, labels: Array) -> float:
@@ -131,17 +138,37 @@ def evaluate(
     reference: dict[str, Array],
     labels: Array | None,
     fp32_bytes: int,
+    pad_values: dict[str, int] | None = None,
+    fused_operators: dict[str, int] | None = None,
 ) -> Evaluation:
-    """Score and time one candidate file."""
+    """Score and time one candidate file; the metric scores its outputs as the function serves them."""
     size = path.stat().st_size
-    outputs = run_session(open_session(path, threads=1), feeds, spec)
+    session = open_session(path, threads=1)
+    invariance = check_invariance(spec, session, feeds, pad_values)
+    outputs = invariance.outputs if invariance.passed else run_session(session, feeds, spec)
     metric, raw, reasons, extra = score(spec.gate, outputs, reference, labels)
+    for execution, diff in invariance.max_abs.items():
+        extra[f"batch_invariance_max_abs_{execution}"] = diff
+    if not invariance.passed:
+        reasons.append(invariance.reason())
     ratio = size / fp32_bytes
     extra["size_ratio"] = ratio
     if spec.gate.max_size_ratio is not None and ratio > spec.gate.max_size_ratio:
         reasons.append(f"size {ratio:.1%} of fp32 exceeds {spec.gate.max_size_ratio:.0%}")
     latency = measure_latency_ms(path, feeds)
-    return Evaluation(name, path, size, metric, raw, not reasons, latency, tuple(reasons), extra)
+    return Evaluation(
+        name,
+        path,
+        size,
+        metric,
+        raw,
+        not reasons,
+        latency,
+        tuple(reasons),
+        extra,
+        invariance.execution,
+        dict(fused_operators or {}),
+    )
 
 
 def _much_slower(candidate_ms: float, fp32_ms: float) -> bool:

@@ -10,16 +10,20 @@ Those inputs must equal the factory's `golden_feeds`: if they differ, the factor
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from fnkit_runtime.batching import Execution, run_items, split_rows, stack_rows
 from fnkit_runtime.exceptions import ModelLoadError, RequestError
 from fnkit_runtime.manifest import GoldenSample, TensorSpec, TextSpec, sha256_file
+from fnkit_runtime.text import TextEncoder
 
 from fnkit_build.exceptions import FactoryError
 from fnkit_build.registry import ModelSpec
-from fnkit_build.runner import open_served_session, run_session
+from fnkit_build.runner import open_served_session
 from fnkit_build.types import Array, Feeds, ModelBundle
 
 QUANTIZED_ATOL = 2e-3
@@ -27,52 +31,74 @@ QUANTIZED_RTOL = 1e-2
 """Int8 kernels may round differently on another CPU; fp32 goldens use the model's parity tolerance."""
 
 
-def _served(spec: ModelSpec, bundle: ModelBundle, request: dict[str, Any]) -> Feeds:
-    """The graph inputs the function makes from `request` (same steps as `fnkit_runtime.predict`)."""
-    from fnkit_runtime.codec import decode_tensors
-    from fnkit_runtime.text import TextEncoder, parse_texts
-    from fnkit_runtime.validation import check_batch, check_body, check_body_size, validate_tensors
+@dataclass(frozen=True)
+class ServedRequest:
+    """A golden request as the function runs it: single-item rows, and the batch they pad to."""
 
-    signature = [TensorSpec(t.name, t.dtype, list(t.shape)) for t in spec.inputs]
-    limits = spec.limits
-    body = check_body(request)
-    check_body_size(len(json.dumps(body).encode("utf-8")), limits)
+    feeds: Feeds
+    rows: list[Feeds]
+    lengths: list[int]
+
+
+def text_encoder(spec: ModelSpec, bundle: ModelBundle) -> TextEncoder | None:
+    """The function's own tokenizer wrapper over the factory's tokenizer file (None for tensor models)."""
     if spec.text is None:
-        arrays = decode_tensors(body["inputs"], signature)
-        validate_tensors(arrays, signature, limits)
-        return arrays
+        return None
     assert bundle.tokenizer_dir is not None, "text models ship a tokenizer (checked with the bundle)"
-    tokenizer = bundle.tokenizer_dir / spec.text.tokenizer_file
     text = TextSpec(
         tokenizer_file=spec.text.tokenizer_file,
         max_length=spec.text.max_length,
         graph_inputs=list(spec.text.graph_inputs),
-        tokenizer_sha256=sha256_file(tokenizer),
+        tokenizer_sha256=sha256_file(bundle.tokenizer_dir / spec.text.tokenizer_file),
+        on_overflow=spec.text.on_overflow,
     )
+    return TextEncoder(bundle.tokenizer_dir, text, _signature(spec))
+
+
+def _signature(spec: ModelSpec) -> list[TensorSpec]:
+    return [TensorSpec(t.name, t.dtype, list(t.shape)) for t in spec.inputs]
+
+
+def _served(spec: ModelSpec, encoder: TextEncoder | None, request: dict[str, Any]) -> ServedRequest:
+    """The graph inputs the function makes from `request` (same steps as `fnkit_runtime.predict`)."""
+    from fnkit_runtime.codec import decode_tensors
+    from fnkit_runtime.text import parse_texts
+    from fnkit_runtime.validation import check_batch, check_body, check_body_size, validate_tensors
+
+    limits = spec.limits
+    body = check_body(request)
+    check_body_size(len(json.dumps(body).encode("utf-8")), limits)
+    if encoder is None:
+        signature = _signature(spec)
+        arrays = decode_tensors(body["inputs"], signature)
+        size = validate_tensors(arrays, signature, limits)
+        return ServedRequest(arrays, split_rows(arrays), [0] * size)
     texts = parse_texts(body["inputs"], limits)
     check_batch(len(texts), limits)
-    return TextEncoder(bundle.tokenizer_dir, text, signature).encode(texts)
+    encoded = encoder.encode(texts, body.get("truncate"))
+    return ServedRequest(stack_rows(encoded.rows, encoder.pad_values), encoded.rows, encoded.lengths)
 
 
 def _describe(array: Array) -> str:
     return f"shape {tuple(array.shape)} {array.ravel()[:6].tolist()}"
 
 
-def served_golden_feeds(spec: ModelSpec, bundle: ModelBundle) -> list[Feeds]:
+def served_golden_feeds(spec: ModelSpec, bundle: ModelBundle) -> list[ServedRequest]:
     """Each golden request as the function will feed it; FactoryError if it is refused or differs."""
     result = []
+    encoder = text_encoder(spec, bundle)
     for index, (request, expected) in enumerate(
         zip(bundle.golden_requests, bundle.golden_feeds, strict=True)
     ):
         where = f"model {spec.name!r}: golden_requests[{index}]"
         try:
-            feeds = _served(spec, bundle, request)
+            served = _served(spec, encoder, request)
         except (RequestError, ModelLoadError) as exc:
             raise FactoryError(
                 f"{where} is not a request the function accepts ({type(exc).__name__}: {exc}); "
                 "golden requests are replayed against the deployed function"
             ) from exc
-        for name, value in feeds.items():
+        for name, value in served.feeds.items():
             want = expected[name]
             if value.shape != want.shape or not np.array_equal(value, want):
                 raise FactoryError(
@@ -81,7 +107,7 @@ def served_golden_feeds(spec: ModelSpec, bundle: ModelBundle) -> list[Feeds]:
                     "from the function (for text: the tokenizer, max_length or padding), so neither its "
                     "gate nor its golden outputs would describe what the function serves"
                 )
-        result.append(feeds)
+        result.append(served)
     return result
 
 
@@ -89,21 +115,28 @@ def golden_samples(
     spec: ModelSpec,
     artifact: Path,
     requests: list[dict[str, Any]],
-    feeds: list[Feeds],
+    served: list[ServedRequest],
     *,
     quantized: bool,
     optimized: bool = False,
+    execution: str = Execution.BATCH.value,
+    pad_values: Mapping[str, int] | None = None,
 ) -> list[GoldenSample]:
-    """Run each golden request's inputs through the artifact (one batch per request, as the function).
+    """Run each golden request through the artifact as the function does (its execution, its level).
 
     An offline-optimized artifact runs with no further graph passes, as the function loads it.
     """
     session = open_served_session(artifact, optimized=optimized)
+    names = [tensor.name for tensor in spec.outputs]
+
+    def run(feeds: Feeds) -> dict[str, Array]:
+        return dict(zip(names, session.run(names, feeds), strict=True))
+
     atol = max(spec.tolerance.atol, QUANTIZED_ATOL) if quantized else spec.tolerance.atol
     rtol = max(spec.tolerance.rtol, QUANTIZED_RTOL) if quantized else spec.tolerance.rtol
     samples = []
-    for request, inputs in zip(requests, feeds, strict=True):
-        outputs = run_session(session, inputs, spec)
+    for request, inputs in zip(requests, served, strict=True):
+        outputs = run_items(run, inputs.rows, inputs.lengths, Execution(execution), pad_values)
         samples.append(
             GoldenSample(
                 request=request,

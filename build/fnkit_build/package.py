@@ -70,7 +70,10 @@ def make_manifest(
             max_length=spec.text.max_length,
             graph_inputs=list(spec.text.graph_inputs),
             tokenizer_sha256=sha256_file(tokenizer),
+            on_overflow=spec.text.on_overflow,
         )
+    if chosen.execution is None:
+        raise PackageError(f"model {spec.name!r}: the chosen candidate {chosen.name} is not batch-invariant")
     return Manifest(
         model=spec.name,
         task=spec.task,
@@ -82,6 +85,7 @@ def make_manifest(
             opset=opset,
             onnxruntime_version=onnxruntime_version,
             optimized=optimized,
+            fused_operators=dict(chosen.fused_operators),
         ),
         signature=Signature(
             inputs=[_tensor(t) for t in spec.inputs], outputs=[_tensor(t) for t in spec.outputs]
@@ -109,6 +113,7 @@ def make_manifest(
         golden=golden,
         labels=list(spec.labels) if spec.labels else None,
         text=text,
+        execution=chosen.execution,
     )
 
 

@@ -1,5 +1,9 @@
 """Orchestration: registry entry -> export -> parity -> quantize -> gate -> optimize -> package.
 
+With an `optimizer` table, fused-graph candidates (`fnkit_build.fused`) join the quantized ones
+before the gate. After optimization the shipped file is checked once more for batch invariance
+under the execution the manifest records, on the function's own session settings.
+
 Progress goes to stdout at each step with its time, so a user sees where the time goes; the run ends
 with a summary table. Work files live in a temporary folder; only `package` touches the output, and
 only after every gate has passed.
@@ -19,18 +23,22 @@ from typing import Any, TextIO
 from fnkit_runtime.manifest import Manifest, RepairInfo
 
 from fnkit_build.buildreport import make_build_report, write_build_report
+from fnkit_build.exceptions import GateError
 from fnkit_build.export import export_onnx, opset_of
 from fnkit_build.factory import load_bundle
+from fnkit_build.fused import export_torchscript, fuse, quantize_fused
 from fnkit_build.gate import Evaluation, choose, evaluate
-from fnkit_build.golden import golden_samples, served_golden_feeds
+from fnkit_build.golden import ServedRequest, golden_samples, served_golden_feeds, text_encoder
+from fnkit_build.invariance import check_invariance
 from fnkit_build.optimize import optimize_offline
 from fnkit_build.package import make_manifest, write_model_dir
 from fnkit_build.parity import check_parity
 from fnkit_build.quantize import check_calibration, quantize, target_preset
 from fnkit_build.registry import ModelSpec, Registry
 from fnkit_build.repair import RepairContext, repair_failing, repair_lines
-from fnkit_build.runner import open_session, run_session, run_torch
-from fnkit_build.types import Array, Feeds, ModelBundle
+from fnkit_build.runner import open_served_session, open_session, run_session, run_torch
+from fnkit_build.serving import FUSED_PREFIX, fused_base
+from fnkit_build.types import Array, ModelBundle
 
 
 @dataclass(frozen=True)
@@ -107,7 +115,11 @@ def build_model(spec: ModelSpec, options: BuildOptions) -> BuildResult:
             diffs = check_parity(spec.name, fp32_out, reference, spec.tolerance, "ONNX Runtime fp32")
             p.detail = ", ".join(f"{d.name} max abs {d.max_abs:.2g}" for d in diffs)
         files = {"fp32": fp32_path, **_quantize_all(spec, candidates, fp32_path, bundle, progress)}
-        evaluations = _gate_all(spec, files, bundle, reference, progress)
+        fused_ops: dict[str, dict[str, int]] = {}
+        if spec.optimizer is not None and options.quantize:
+            fused_files, fused_ops = _fused_all(spec, reference, work, progress)
+            files.update(fused_files)
+        evaluations = _gate_all(spec, files, bundle, reference, progress, fused_ops=fused_ops)
         repairs: dict[str, RepairInfo] = {}
         if options.repair and spec.repair.enabled:
             context = RepairContext(
@@ -119,12 +131,18 @@ def build_model(spec: ModelSpec, options: BuildOptions) -> BuildResult:
                 bundle.calibration,
                 target_preset(spec.function.architecture),
             )
-            evaluations, repairs = repair_failing(context, evaluations, work, progress)
+            # the repair's node search re-quantizes the plain fp32 graph: fused candidates stay as gated
+            fused = [e for e in evaluations if e.name.startswith(FUSED_PREFIX)]
+            plain = [e for e in evaluations if not e.name.startswith(FUSED_PREFIX)]
+            plain, repairs = repair_failing(context, plain, work, progress)
+            evaluations = [*plain[:1], *fused, *plain[1:]]
         chosen = choose(spec, evaluations)
-        progress.say(f"chosen: {chosen.name}")
+        progress.say(f"chosen: {chosen.name} (execution {chosen.execution})")
         artifact, optimized = chosen.path, False
         if options.optimize:
             artifact, optimized = _optimize(spec, chosen, fp32_path, bundle, progress)
+        with progress.step("batch invariance of the shipped file") as p:
+            p.detail = _check_shipped_invariance(spec, chosen, artifact, optimized, bundle)
         with progress.step("package") as p:
             extra = {}
             if spec.text is not None and bundle.tokenizer_dir is not None:
@@ -139,6 +157,7 @@ def build_model(spec: ModelSpec, options: BuildOptions) -> BuildResult:
                 golden_feeds=golden_feeds,
                 extra_files=extra,
                 repairs=repairs,
+                pad_values=_pad_values(spec, bundle),
             )
             model_dir = write_model_dir(options.out, manifest, artifact, extra)
             write_build_report(model_dir, make_build_report(manifest, evaluations))
@@ -163,15 +182,67 @@ def _quantize_all(
     return files
 
 
+def _pad_values(spec: ModelSpec, bundle: ModelBundle) -> dict[str, int] | None:
+    encoder = text_encoder(spec, bundle)
+    return None if encoder is None else encoder.pad_values
+
+
+def _fused_all(
+    spec: ModelSpec, reference: dict[str, Array], work: Path, progress: Progress
+) -> tuple[dict[str, Path], dict[str, dict[str, int]]]:
+    """Export the optimizer's module, fuse it, check its parity, quantize it: the fused candidates."""
+    decl = spec.optimizer
+    assert decl is not None
+    with progress.step("factory for the transformer optimizer") as p:
+        fusable = load_bundle(spec, extra_args=decl.factory_args)
+        p.detail = ", ".join(f"{k}={v!r}" for k, v in decl.factory_args.items()) or "no extra arguments"
+    traced = work / "torchscript.onnx"
+    with progress.step("export (TorchScript exporter, for fusion)") as p:
+        export_torchscript(fusable.module, fusable.example_inputs, spec, traced)
+        p.detail = f"{traced.stat().st_size:,} bytes"
+    fused_path = work / "fused-fp32.onnx"
+    with progress.step(f"fuse (onnxruntime.transformers.optimizer, {decl.model_type})") as p:
+        graph = fuse(traced, fused_path, decl, spec)
+        p.detail = ", ".join(f"{count} {op}" for op, count in graph.operators.items())
+    with progress.step("parity fused ONNX fp32 vs torch") as p:
+        fused_out = run_session(open_session(fused_path, threads=1), fusable.eval_inputs, spec)
+        diffs = check_parity(spec.name, fused_out, reference, spec.tolerance, "fused ONNX fp32")
+        p.detail = ", ".join(f"{d.name} max abs {d.max_abs:.2g}" for d in diffs)
+    files = {"fused-fp32": fused_path}
+    preset = target_preset(spec.function.architecture)
+    for name in decl.candidates[1:]:
+        with progress.step(f"quantize {name}") as p:
+            files[name] = quantize_fused(name, fused_path, work / f"{name}.onnx", preset=preset, spec=spec)
+            p.detail = f"{files[name].stat().st_size:,} bytes"
+    return files, {name: graph.operators for name in files}
+
+
+def _check_shipped_invariance(
+    spec: ModelSpec, chosen: Evaluation, artifact: Path, optimized: bool, bundle: ModelBundle
+) -> str:
+    """The file that ships, on the function's session settings, under the execution it records."""
+    assert chosen.execution is not None, "choose() only returns batch-invariant candidates"
+    session = open_served_session(artifact, optimized=optimized)
+    result = check_invariance(
+        spec, session, bundle.eval_inputs, _pad_values(spec, bundle), executions=[chosen.execution]
+    )
+    if not result.passed:
+        raise GateError(f"model {spec.name!r}: the shipped file of {chosen.name} is {result.reason()}")
+    return f"{chosen.execution}: max abs diff {result.max_abs[chosen.execution]:.2g}"
+
+
 def _gate_all(
     spec: ModelSpec,
     files: dict[str, Path],
     bundle: ModelBundle,
     reference: dict[str, Array],
     progress: Progress,
+    *,
+    fused_ops: dict[str, dict[str, int]],
 ) -> list[Evaluation]:
     evaluations = []
     fp32_bytes = files["fp32"].stat().st_size
+    pad_values = _pad_values(spec, bundle)
     for name, path in files.items():
         with progress.step(f"gate {name}") as p:
             evaluation = evaluate(
@@ -182,11 +253,14 @@ def _gate_all(
                 reference=reference,
                 labels=bundle.eval_labels,
                 fp32_bytes=fp32_bytes,
+                pad_values=pad_values,
+                fused_operators=fused_ops.get(name),
             )
             evaluations.append(evaluation)
             verdict = "pass" if evaluation.passed else "FAIL " + "; ".join(evaluation.reasons)
             latency = f"p50 {evaluation.latency_ms_p50:.3f} ms"
-            p.detail = f"{spec.gate.metric} {evaluation.metric:.4f}, {latency}, {verdict}"
+            execution = f"execution {evaluation.execution}" if evaluation.execution else "no execution"
+            p.detail = f"{spec.gate.metric} {evaluation.metric:.4f}, {latency}, {execution}, {verdict}"
     return evaluations
 
 
@@ -217,19 +291,23 @@ def _manifest(
     chosen: Evaluation,
     evaluations: list[Evaluation],
     golden_requests: list[dict[str, Any]],
-    golden_feeds: list[Feeds],
+    golden_feeds: list[ServedRequest],
     extra_files: dict[str, Path],
     repairs: dict[str, RepairInfo],
+    pad_values: dict[str, int] | None,
 ) -> Manifest:
     import onnxruntime
 
+    assert chosen.execution is not None, "choose() only returns batch-invariant candidates"
     golden = golden_samples(
         spec,
         artifact,
         golden_requests,
         golden_feeds,
-        quantized=chosen.name != "fp32",
+        quantized=fused_base(chosen.name) != "fp32",
         optimized=optimized,
+        execution=chosen.execution,
+        pad_values=pad_values,
     )
     return make_manifest(
         spec,

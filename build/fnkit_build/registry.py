@@ -13,10 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fnkit_runtime.manifest import TEXT_GRAPH_INPUTS, Limits
+from fnkit_runtime.manifest import OVERFLOW_REJECT, OVERFLOW_RULES, TEXT_GRAPH_INPUTS, Limits
 
 from fnkit_build.exceptions import ModelNotFoundError, RegistryError
 from fnkit_build.repairspec import RepairSpec, repair_spec
+from fnkit_build.serving import OptimizerDecl, executions, optimizer
 from fnkit_build.stack import FUNCTION_KEYS, StackSpec, check_model_name, logical_prefix, stack_spec
 
 TASKS = ("classification", "embedding", "tensor")
@@ -46,6 +47,8 @@ _MODEL_KEYS = {
     "outputs",
     "alarms",
     "repair",
+    "execution",
+    "optimizer",
 }
 _REQUIRED = ("factory", "task", "tolerance", "gate", "function", "inputs", "outputs")
 
@@ -95,6 +98,8 @@ class TextDecl:
     tokenizer_file: str
     max_length: int
     graph_inputs: tuple[str, ...]
+    on_overflow: str = OVERFLOW_REJECT
+    """reject | truncate: an item over max_length tokens when the request sends no "truncate"."""
 
 
 @dataclass(frozen=True)
@@ -113,6 +118,10 @@ class ModelSpec:
     """The manifest's own Limits: one definition of the fields and their defaults."""
     text: TextDecl | None = None
     factory_args: Mapping[str, Any] = field(default_factory=dict)
+    execution: tuple[str, ...] = ("batch", "per_item")
+    """Ways the function may run a request's items, preferred first (`fnkit_build.serving`)."""
+    optimizer: OptimizerDecl | None = None
+    """Fused-graph candidates through onnxruntime's transformer optimizer (`fnkit_build.fused`)."""
     stack: StackSpec = field(default_factory=StackSpec)
     """What the SAM stack needs beyond the build (timeout, concurrency, SnapStart, alarm thresholds)."""
     repair: RepairSpec = field(default_factory=RepairSpec)
@@ -242,6 +251,17 @@ def _model(entry: _Entry) -> ModelSpec:
     shared = sorted({t.name for t in inputs} & {t.name for t in outputs})
     if shared:
         raise entry.fail(f"outputs.{shared[0]}", "has the name of an input; graph names must be unique")
+    text = _text(entry, inputs)
+    quantization = _quantization(entry)
+    execution = executions(entry, text is not None)
+    if text is not None and "batch" not in execution:
+        per_token = [t.name for t in outputs if set(t.dynamic_axes.values()) - {"batch"}]
+        if per_token:
+            raise entry.fail(
+                "execution",
+                f"{list(execution)} runs items of different lengths in separate calls, but output "
+                f"{per_token[0]!r} has a dynamic axis besides batch; use execution = ['batch']",
+            )
     return ModelSpec(
         name=entry.model,
         factory=factory,
@@ -252,10 +272,12 @@ def _model(entry: _Entry) -> ModelSpec:
         tolerance=_tolerance(entry),
         gate=_gate(entry, task),
         function=_function(entry),
-        quantization=_quantization(entry),
+        quantization=quantization,
         labels=_labels(entry, task, outputs),
         limits=_limits(entry),
-        text=_text(entry, inputs),
+        text=text,
+        execution=execution,
+        optimizer=optimizer(entry, quantization),
         stack=stack_spec(entry),
         repair=repair_spec(entry),
         source=entry.path,
@@ -356,7 +378,7 @@ def _limits(entry: _Entry) -> Limits:
 def _text(entry: _Entry, inputs: tuple[TensorDecl, ...]) -> TextDecl | None:
     if "text" not in entry.table:
         return None
-    entry.keys("text", ("tokenizer_file", "max_length", "graph_inputs"))
+    entry.keys("text", ("tokenizer_file", "max_length", "graph_inputs", "on_overflow"))
     graph_inputs = tuple(entry.get("text.graph_inputs", list))
     declared = [tensor.name for tensor in inputs]
     if sorted(graph_inputs) != sorted(declared):
@@ -386,4 +408,5 @@ def _text(entry: _Entry, inputs: tuple[TensorDecl, ...]) -> TextDecl | None:
             "text.tokenizer_file",
             f"{tokenizer_file!r} must be a plain file name other than {', '.join(RESERVED_FILES)}",
         )
-    return TextDecl(tokenizer_file, max_length, graph_inputs)
+    on_overflow = entry.choice("text.on_overflow", OVERFLOW_RULES, OVERFLOW_REJECT)
+    return TextDecl(tokenizer_file, max_length, graph_inputs, on_overflow)

@@ -88,3 +88,7 @@ class NpyDecodeError(RequestError):
 
 class TextInputError(RequestError):
     """Text inputs are not a string or a list of strings within the length limit."""
+
+
+class TokenLimitError(RequestError):
+    """A text item has more tokens than the model's limit and the request does not truncate."""

@@ -31,7 +31,8 @@ from fnkit_runtime.schema import FieldError, at_least, finite, one_of, within
 SCHEMA_VERSION = 3
 """Bump on any change to the manifest's shape. 2: `created_at` and the candidates' `latency_ms_p50`
 moved out to the build report. 3: a repaired candidate's `repair` (nodes kept in float, metric and
-bytes before repair)."""
+bytes before repair); `execution` (how a request's items are run), `text.on_overflow`,
+`artifact.fused_operators`."""
 
 TASKS = ("classification", "embedding", "tensor")
 DTYPES = ("float32", "float16", "float64", "int64", "int32", "int8", "uint8", "bool", "string")
@@ -51,6 +52,12 @@ def _file_name(path: str, value: str) -> None:
     """A plain name inside the model folder: no folder part, nothing that climbs out of it."""
     if not value or value in (".", "..") or "/" in value or "\\" in value:
         raise FieldError(path, f"is {value!r}; it must be a plain file name in the model folder")
+OVERFLOW_REJECT = "reject"
+OVERFLOW_TRUNCATE = "truncate"
+OVERFLOW_RULES = (OVERFLOW_REJECT, OVERFLOW_TRUNCATE)
+"""What a text model does with an item over `max_length` tokens when the request does not say."""
+EXECUTIONS = ("batch", "length_buckets", "per_item")
+"""How the function runs a request's items (`fnkit_runtime.batching.Execution`)."""
 
 
 @dataclass(frozen=True)
@@ -109,8 +116,11 @@ class TextSpec:
     tokenizer_sha256: str = ""
     """sha256 of the tokenizer file; the function verifies it before loading (as the artifact), and
     refuses a text manifest without it."""
+    on_overflow: str = OVERFLOW_REJECT
+    """reject | truncate: an item over max_length tokens when the request sends no "truncate"."""
 
     def __post_init__(self) -> None:
+        one_of("on_overflow", self.on_overflow, OVERFLOW_RULES)
         _file_name("tokenizer_file", self.tokenizer_file)
         at_least("max_length", self.max_length, 2)
         for index, name in enumerate(self.graph_inputs):
@@ -144,6 +154,9 @@ class ArtifactInfo:
     onnxruntime_version: str
     optimized: bool
     """True when the file is an offline-optimized graph (session creation skips those passes)."""
+    fused_operators: dict[str, int] = field(default_factory=dict)
+    """Operators onnxruntime's transformer optimizer fused into the graph (Attention: 6, ...); empty
+    for a graph it did not rewrite."""
 
     def __post_init__(self) -> None:
         _file_name("file", self.file)
@@ -267,9 +280,13 @@ class Manifest:
     labels: list[str] | None = None
     """Class labels for classification models (index -> label)."""
     text: TextSpec | None = None
+    execution: str = "batch"
+    """How the function runs a request's items (batch | length_buckets | per_item); the build's
+    batch-invariance gate chose it for this artifact."""
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
+        one_of("execution", self.execution, EXECUTIONS)
         if self.schema_version != SCHEMA_VERSION:
             raise ManifestError(
                 f"manifest schema_version {self.schema_version} is not supported "
@@ -316,6 +333,9 @@ class Manifest:
             "signature": asdict(self.signature),
             "limits": asdict(self.limits),
             "labels": self.labels,
+            "text": None
+            if self.text is None
+            else {"max_length": self.text.max_length, "on_overflow": self.text.on_overflow},
         }
 
     def to_dict(self) -> dict[str, Any]:

@@ -3,43 +3,70 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from fnkit_runtime import constants as c
 from fnkit_runtime import observability
+from fnkit_runtime.batching import Execution, Runner, run_items, split_rows
 from fnkit_runtime.codec import decode_tensors, encode_outputs
+from fnkit_runtime.exceptions import BodyFormatError
 from fnkit_runtime.profiling import run_profiled
 from fnkit_runtime.session import LoadedModel, input_rejections
 from fnkit_runtime.text import parse_texts
 from fnkit_runtime.validation import check_batch, check_outputs, validate_tensors
 
 
-def _feeds(model: LoadedModel, inputs: Any) -> tuple[dict[str, np.ndarray], int]:
-    signature = model.manifest.signature
-    if model.encoder is not None:
-        texts = parse_texts(inputs, model.limits)
-        check_batch(len(texts), model.limits)
-        arrays = model.encoder.encode(texts)
-        return arrays, len(texts)
-    arrays = decode_tensors(inputs, signature.inputs)
-    return arrays, validate_tensors(arrays, signature.inputs, model.limits)
-
-
-def _run(model: LoadedModel, feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    if not model.config.profile:
-        return model.run(feeds)
-    with input_rejections():
-        results, slowest = run_profiled(
-            model.model_path, model.session_options, feeds, model.output_names, c.PROFILE_TOP_OPERATORS
+def _profiled(model: LoadedModel) -> Runner:
+    def run(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        with input_rejections():
+            results, slowest = run_profiled(
+                model.model_path, model.session_options, feeds, model.output_names, c.PROFILE_TOP_OPERATORS
+            )
+        observability.logger.info(
+            "onnxruntime profile",
+            extra={"slowest_operators": [vars(op) for op in slowest]},
         )
-    observability.logger.info(
-        "onnxruntime profile",
-        extra={"slowest_operators": [vars(op) for op in slowest]},
-    )
-    return dict(zip(model.output_names, results, strict=True))
+        return dict(zip(model.output_names, results, strict=True))
+
+    return run
+
+
+def _runner(model: LoadedModel) -> Runner:
+    return _profiled(model) if model.config.profile else model.run
+
+
+Plan = Callable[[], dict[str, np.ndarray]]
+"""The model calls of one request, ready to run (so inference time excludes decoding)."""
+
+
+def plan_text(
+    model: LoadedModel, inputs: Any, truncate: bool | None
+) -> tuple[Plan, int, list[dict[str, Any]]]:
+    """A text request's calls as the manifest's execution says, its batch size and per-item tokens."""
+    assert model.encoder is not None, "text models have an encoder"
+    texts = parse_texts(inputs, model.limits)
+    check_batch(len(texts), model.limits)
+    encoded = model.encoder.encode(texts, truncate)
+    pad_values = model.encoder.pad_values
+
+    def run() -> dict[str, np.ndarray]:
+        return run_items(_runner(model), encoded.rows, encoded.lengths, model.execution, pad_values)
+
+    return run, len(texts), encoded.items()
+
+
+def plan_tensors(model: LoadedModel, inputs: Any) -> tuple[Plan, int]:
+    """A tensor request's calls (one, or one per item as the manifest says) and its batch size."""
+    signature = model.manifest.signature
+    arrays = decode_tensors(inputs, signature.inputs)
+    batch = validate_tensors(arrays, signature.inputs, model.limits)
+    if model.execution is Execution.BATCH:
+        return lambda: dict(_runner(model)(arrays)), batch
+    rows = split_rows(arrays)
+    return lambda: run_items(_runner(model), rows, [0] * batch, model.execution), batch
 
 
 def _probabilities(rows: np.ndarray) -> np.ndarray:
@@ -70,14 +97,25 @@ def predictions(model: LoadedModel, outputs: Mapping[str, np.ndarray]) -> list[d
 
 
 def predict(model: LoadedModel, body: Mapping[str, Any], function_version: str) -> dict[str, Any]:
-    """Answer one validated body (`{"inputs": ...}`)."""
-    feeds, batch = _feeds(model, body["inputs"])
+    """Answer one validated body (`{"inputs": ...}`, and `"truncate"` for text models).
+
+    Text answers carry `items`: per item, its token count before truncation and whether it was
+    truncated. Inference time covers every model call of the request, not its decoding.
+    """
+    truncate = body.get("truncate")
+    items: list[dict[str, Any]] | None = None
+    if model.encoder is not None:
+        run, batch, items = plan_text(model, body["inputs"], truncate)
+    elif truncate is not None:
+        raise BodyFormatError('"truncate" applies to text models only')
+    else:
+        run, batch = plan_tensors(model, body["inputs"])
     start = time.perf_counter()
-    outputs = _run(model, feeds)
+    outputs = run()
     inference_ms = (time.perf_counter() - start) * 1000.0
     check_outputs(outputs, model.manifest.signature.outputs, batch)
     observability.record_inference(inference_ms, batch)
-    return {
+    answer = {
         "model": model.manifest.model,
         "model_version": model.manifest.model_version,
         "function_version": function_version,
@@ -85,3 +123,6 @@ def predict(model: LoadedModel, body: Mapping[str, Any], function_version: str) 
         "outputs": encode_outputs(outputs),
         "predictions": predictions(model, outputs),
     }
+    if items is not None:
+        answer["items"] = items
+    return answer

@@ -20,6 +20,7 @@ from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
 
 from fnkit_runtime import constants as c
 from fnkit_runtime import observability
+from fnkit_runtime.batching import Execution
 from fnkit_runtime.config import RuntimeConfig
 from fnkit_runtime.exceptions import ManifestError, ModelInputRejectedError, ModelLoadError
 from fnkit_runtime.manifest import Limits, Manifest, TensorSpec, load_manifest, verify_artifact
@@ -39,6 +40,11 @@ class LoadedModel:
     @property
     def output_names(self) -> list[str]:
         return [spec.name for spec in self.manifest.signature.outputs]
+
+    @property
+    def execution(self) -> Execution:
+        """How a request's items are run (the build's batch-invariance gate chose it)."""
+        return Execution(self.manifest.execution)
 
     def session_options(self) -> ort.SessionOptions:
         return session_options(self.config, self.manifest)

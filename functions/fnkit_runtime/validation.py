@@ -18,7 +18,9 @@ from fnkit_runtime.exceptions import (
 )
 from fnkit_runtime.manifest import Limits, TensorSpec
 
-BODY_KEYS = frozenset({"inputs"})
+BODY_KEYS = frozenset({"inputs", "truncate"})
+"""`truncate` (text models only, a boolean): cut items over the model's token limit instead of
+refusing them."""
 
 
 def check_body_size(size: int, limits: Limits) -> None:
@@ -43,6 +45,8 @@ def check_body(body: Any) -> dict[str, Any]:
         raise BodyFormatError('the body has no "inputs"')
     if set(body) - BODY_KEYS:
         raise BodyFormatError(f"the body may only hold {sorted(BODY_KEYS)}; it has {len(body)} keys")
+    if "truncate" in body and not isinstance(body["truncate"], bool):
+        raise BodyFormatError('"truncate" must be true or false')
     return body
 
 

@@ -47,8 +47,9 @@ def test_optimized_artifact_is_verified_and_golden_run_as_the_function_loads_it(
     )
     optimize_calls = list(calls)
     calls.clear()
+    served = golden.served_golden_feeds(spec, bundle)
     samples = golden.golden_samples(
-        spec, target, bundle.golden_requests, bundle.golden_feeds, quantized=False, optimized=True
+        spec, target, bundle.golden_requests, served, quantized=False, optimized=True
     )
     golden_calls = list(calls)
 

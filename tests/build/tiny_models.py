@@ -173,3 +173,53 @@ def _add_outlier(producer: nn.Linear, consumer: nn.Linear) -> None:
     producer.weight[0] = 0.0
     producer.bias[0] = OUTLIER
     consumer.weight[:, 0] = 0.0
+
+
+class _MeanPooled(nn.Module):
+    """A Hugging Face encoder + mask-weighted mean pooling + L2 normalisation (as minilm's graph)."""
+
+    def __init__(self, encoder: nn.Module) -> None:
+        super().__init__()
+        self.encoder = encoder
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor
+    ) -> torch.Tensor:
+        hidden = self.encoder(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+        ).last_hidden_state
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        return nn.functional.normalize(pooled, p=2.0, dim=1)
+
+
+TINY_BERT_MAX_LENGTH = 32
+
+
+def tiny_bert(attn_implementation: str | None = None) -> ModelBundle:
+    """A randomly initialised 2-layer BERT (hidden 32, 2 heads) over MiniLM's tokenizer."""
+    from fnkit_build.examples import minilm
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=30522,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    options = {} if attn_implementation is None else {"attn_implementation": attn_implementation}
+    module = _MeanPooled(BertModel._from_config(config, **options)).eval()
+    folder = minilm.model_dir()
+    tokenizer = folder / "tokenizer.json"
+    golden = [["Hello world", "A longer sentence about the weather today."], [" ".join(["word"] * 40)]]
+    return ModelBundle(
+        module=module,
+        example_inputs=minilm.tokenize(minilm.SENTENCES[:2], tokenizer, TINY_BERT_MAX_LENGTH),
+        eval_inputs=minilm.tokenize(minilm.SENTENCES, tokenizer, TINY_BERT_MAX_LENGTH),
+        tokenizer_dir=folder,
+        golden_requests=[{"inputs": golden[0]}, {"inputs": golden[1], "truncate": True}],
+        golden_feeds=[minilm.tokenize(texts, tokenizer, TINY_BERT_MAX_LENGTH) for texts in golden],
+    )

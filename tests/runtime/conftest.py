@@ -118,6 +118,7 @@ def _manifest(
     golden: list[GoldenSample],
     labels: list[str] | None = None,
     text: TextSpec | None = None,
+    execution: str = "batch",
 ) -> Manifest:
     artifact = model_dir / "model.onnx"
     size = artifact.stat().st_size
@@ -141,6 +142,7 @@ def _manifest(
         golden=golden,
         labels=labels,
         text=text,
+        execution=execution,
     )
 
 
@@ -258,6 +260,7 @@ def build_text(root: Path) -> TinyModel:
             graph_inputs=["input_ids", "attention_mask", "token_type_ids"],
             tokenizer_sha256=sha256_file(model_dir / "tokenizer.json"),
         ),
+        execution="length_buckets",
     )
     write_manifest(model_dir, manifest)
     return TinyModel("minilm", model_dir, weights, manifest, expected)

@@ -264,7 +264,7 @@ def test_unexpected_error_is_500_with_request_id_and_logged_in_full(harness, ser
     def explode(*_: Any, **__: Any) -> Any:
         raise RuntimeError("/opt/secret/path.py exploded: token=abc123")
 
-    monkeypatch.setattr(predict, "_run", explode)
+    monkeypatch.setattr(predict, "plan_tensors", explode)
 
     # WHEN a valid request arrives
     response = harness.invoke(load_event("digits-http-api"))

@@ -90,18 +90,6 @@ def test_one_string_is_a_batch_of_one(harness, serve):
     np.testing.assert_allclose(body["outputs"]["embedding"], model.expected("hello world"), atol=1e-5)
 
 
-def test_long_text_is_truncated_to_max_length(harness, serve):
-    # GIVEN a sentence far longer than max_length tokens (16) but within the character limit
-    model = serve("minilm")
-    text = " ".join(["word"] * 30)
-
-    # WHEN it is invoked
-    body = harness.invoke({"inputs": [text, "short"]})
-
-    # THEN the truncated sentence embeds like the tokenizer's truncated encoding
-    np.testing.assert_allclose(body["outputs"]["embedding"], model.expected([text, "short"]), atol=1e-5)
-
-
 def test_npy_input_gives_the_same_answer_as_nested_lists(harness, serve):
     # GIVEN the digits batch as base64 .npy
     model = serve("digits")

@@ -52,10 +52,13 @@ SENTENCES: tuple[str, ...] = (
 GOLDEN_REQUESTS: tuple[tuple[str, ...], ...] = (
     ("Hello world",),
     ("The weather is lovely today.", "It is sunny and warm outside.", "Stock markets fell sharply."),
-    # 282 tokens: truncated to max_length, so the build's check that the function decodes the golden
-    # requests into exactly these feeds fails if MAX_LENGTH and the registry's text.max_length diverge.
+    # 282 tokens: over max_length, so it asks to be truncated (the registry's default is to reject),
+    # and the build's check that the function decodes the golden requests into exactly these feeds
+    # fails if MAX_LENGTH and the registry's text.max_length diverge.
     (("The cat sat on the mat. " * 40).strip(),),
 )
+TRUNCATED_GOLDEN = 2
+"""The golden request that sends `"truncate": true`."""
 
 
 def model_dir() -> Path:
@@ -83,8 +86,12 @@ def tokenize(texts: Sequence[str], tokenizer_file: Path, max_length: int = MAX_L
     }
 
 
-def make_encoder(folder: Path) -> Any:
-    """BertModel + mean pooling + L2 normalisation, as one torch module."""
+def make_encoder(folder: Path, attn_implementation: str | None = None) -> Any:
+    """BertModel + mean pooling + L2 normalisation, as one torch module.
+
+    `attn_implementation="eager"` gives the attention graph onnxruntime's transformer optimizer fuses
+    (the registry's `optimizer.factory_args`); None keeps transformers' default (SDPA).
+    """
     os.environ["HF_HUB_OFFLINE"] = "1"
     import torch
     from transformers import AutoModel
@@ -105,19 +112,27 @@ def make_encoder(folder: Path) -> Any:
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
             return torch.nn.functional.normalize(pooled, p=2.0, dim=1)
 
-    encoder = AutoModel.from_pretrained(str(folder), local_files_only=True)
+    options = {} if attn_implementation is None else {"attn_implementation": attn_implementation}
+    encoder = AutoModel.from_pretrained(str(folder), local_files_only=True, **options)
     return SentenceEncoder(encoder).eval()
 
 
-def make_bundle() -> ModelBundle:
+def golden_request(index: int, texts: Sequence[str]) -> dict[str, Any]:
+    body: dict[str, Any] = {"inputs": list(texts)}
+    if index == TRUNCATED_GOLDEN:
+        body["truncate"] = True
+    return body
+
+
+def make_bundle(attn_implementation: str | None = None) -> ModelBundle:
     folder = model_dir()
     tokenizer_file = folder / "tokenizer.json"
     return ModelBundle(
-        module=make_encoder(folder),
+        module=make_encoder(folder, attn_implementation),
         # batch 2, sequence 11: neither is 1, and they differ, so neither axis can be specialized
         example_inputs=tokenize(SENTENCES[:2], tokenizer_file),
         eval_inputs=tokenize(SENTENCES, tokenizer_file),
         tokenizer_dir=folder,
-        golden_requests=[{"inputs": list(texts)} for texts in GOLDEN_REQUESTS],
+        golden_requests=[golden_request(i, texts) for i, texts in enumerate(GOLDEN_REQUESTS)],
         golden_feeds=[tokenize(texts, tokenizer_file) for texts in GOLDEN_REQUESTS],
     )

@@ -45,8 +45,12 @@ def machine_info() -> dict[str, Any]:
 
 
 def batch_events(manifest: Manifest, batch_sizes: tuple[int, ...]) -> dict[int, dict[str, Any]]:
-    """Direct-invocation events of each batch size, cycling through the manifest's golden items."""
+    """Direct-invocation events of each batch size, cycling through the manifest's golden items.
+
+    When a golden request asks for truncation (a text longer than the model's limit), so do the events.
+    """
     items: list[Any] = []
+    truncate = any(sample.request.get("truncate") is True for sample in manifest.golden)
     for sample in manifest.golden:
         inputs = sample.request.get("inputs")
         items += inputs if isinstance(inputs, list) else [inputs]
@@ -55,4 +59,8 @@ def batch_events(manifest: Manifest, batch_sizes: tuple[int, ...]) -> dict[int, 
             f"model {manifest.model!r}: the bench needs golden requests whose inputs are a list "
             "(a batch of tensors or strings)"
         )
-    return {size: {"inputs": list(itertools.islice(itertools.cycle(items), size))} for size in batch_sizes}
+    extra = {"truncate": True} if truncate else {}
+    return {
+        size: {"inputs": list(itertools.islice(itertools.cycle(items), size)), **extra}
+        for size in batch_sizes
+    }

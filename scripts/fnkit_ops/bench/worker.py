@@ -51,13 +51,21 @@ def _time_calls(call: Callable[[], Any], runs: int, warmup: int) -> list[float]:
 
 
 def _onnx_raw(inputs: Any) -> Callable[[], Any]:
-    """`session.run` on the handler's own session (same options), fed as the handler feeds it."""
+    """`session.run` on the handler's own session (same options), fed as the handler feeds it.
+
+    Text: the handler's tokenization outside the timing, then its calls (the manifest's execution).
+    """
+    from fnkit_runtime.batching import run_items
     from fnkit_runtime.codec import decode_tensors
     from fnkit_runtime.session import holder
 
     model = holder.model()
-    if model.encoder is not None and not isinstance(inputs, dict):
-        feeds = model.encoder.encode([inputs] if isinstance(inputs, str) else list(inputs))
+    encoder = model.encoder
+    if encoder is not None and not isinstance(inputs, dict):
+        encoded = encoder.encode([inputs] if isinstance(inputs, str) else list(inputs), truncate=True)
+        return lambda: run_items(
+            model.run, encoded.rows, encoded.lengths, model.execution, encoder.pad_values
+        )
     else:
         feeds = decode_tensors(inputs, model.manifest.signature.inputs)
     session, names = model.session, model.output_names

@@ -1,0 +1,137 @@
+"""Fused-graph candidates: a graph onnxruntime's transformer optimizer fuses, then quantized.
+
+For a registry entry with an `optimizer` table the build also:
+1. calls the factory again with `optimizer.factory_args` (for Hugging Face encoders
+   `attn_implementation="eager"`), and exports that module with the TorchScript exporter
+   (`dynamo=False`): the optimizer's fusion patterns match its graph, not the dynamo exporter's,
+   and SDPA attention leaves nothing to fuse;
+2. runs `onnxruntime.transformers.optimizer.optimize_model(model_type, num_heads, hidden_size)`
+   (Attention, SkipLayerNormalization, BiasGelu, EmbedLayerNormalization for BERT) with no
+   onnxruntime graph passes baked in (`opt_level=0`), so the file is not specific to the build host;
+3. checks the fused fp32 graph against torch with the model's parity tolerance (fatal);
+4. quantizes it dynamically (`DefaultTensorType` FLOAT: the fused graph's contrib ops carry no
+   type information the quantizer can read).
+Candidates are named `fused-fp32`, `fused-int8-dynamic-per-channel`...; the gate treats them like
+any other, and the manifest records the shipped graph's fused operators.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fnkit_build.exceptions import ExportError, QuantizationError
+from fnkit_build.export import assert_dynamic_axes, check_onnx, strip_debug_metadata
+from fnkit_build.quantize import QuantPreset
+from fnkit_build.registry import ModelSpec
+from fnkit_build.serving import OptimizerDecl, fused_base
+from fnkit_build.types import Feeds
+
+TORCHSCRIPT_OPSET = 17
+
+
+@dataclass(frozen=True)
+class FusedGraph:
+    path: Path
+    operators: dict[str, int]
+    """Fused operator -> count, as the optimizer reports it (zero counts left out)."""
+
+
+def export_torchscript(module: Any, example_inputs: Feeds, spec: ModelSpec, path: Path) -> None:
+    """The TorchScript exporter's single-file graph, checked like the main export."""
+    import torch
+
+    names = [tensor.name for tensor in spec.inputs]
+    args = tuple(torch.from_numpy(np.ascontiguousarray(example_inputs[name])) for name in names)
+    axes = {t.name: t.dynamic_axes for t in (*spec.inputs, *spec.outputs) if t.dynamic_axes}
+    module.eval()
+    sink = io.StringIO()
+    try:
+        with (
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(sink),
+            contextlib.redirect_stderr(sink),
+            torch.no_grad(),
+        ):
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module,
+                args,
+                str(path),
+                input_names=names,
+                output_names=[tensor.name for tensor in spec.outputs],
+                dynamic_axes=axes,
+                opset_version=TORCHSCRIPT_OPSET,
+                dynamo=False,
+            )
+    except Exception as exc:
+        raise ExportError(
+            f"model {spec.name!r}: the TorchScript export for the transformer optimizer failed: "
+            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from exc
+    strip_debug_metadata(path)
+    check_onnx(path, spec.name)
+    assert_dynamic_axes(path, spec, example_inputs)
+
+
+def fuse(source: Path, target: Path, decl: OptimizerDecl, spec: ModelSpec) -> FusedGraph:
+    """Run onnxruntime's transformer optimizer; ExportError if it fuses nothing."""
+    from onnxruntime.transformers import optimizer
+
+    sink = io.StringIO()
+    with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
+        model = optimizer.optimize_model(
+            str(source),
+            model_type=decl.model_type,
+            num_heads=decl.num_heads,
+            hidden_size=decl.hidden_size,
+            opt_level=0,
+        )
+        stats = model.get_fused_operator_statistics()
+        model.save_model_to_file(str(target))
+    operators = {str(name): int(count) for name, count in sorted(stats.items()) if count}
+    if not operators:
+        raise ExportError(
+            f"model {spec.name!r}: onnxruntime's transformer optimizer (model_type "
+            f"{decl.model_type!r}) fused no operator; check optimizer.num_heads/hidden_size and "
+            "optimizer.factory_args (Hugging Face models need attn_implementation = 'eager')"
+        )
+    check_onnx(target, spec.name)
+    return FusedGraph(target, operators)
+
+
+def quantize_fused(
+    candidate: str, source: Path, target: Path, *, preset: QuantPreset, spec: ModelSpec
+) -> Path:
+    """Dynamic int8 of the fused graph (`fused-int8-dynamic[-per-channel]`)."""
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    base = fused_base(candidate)
+    root = logging.getLogger()  # onnxruntime.quantization logs advice on the root logger
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        quantize_dynamic(
+            str(source),
+            str(target),
+            weight_type=QuantType.QInt8,
+            per_channel=base.endswith("per-channel"),
+            reduce_range=preset.reduce_range,
+            extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+        )
+    except Exception as exc:
+        raise QuantizationError(
+            f"model {spec.name!r}: onnxruntime.quantization failed on candidate {candidate}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    finally:
+        root.setLevel(level)
+    return target

@@ -1,0 +1,151 @@
+"""Text and serving knobs of the build: the batch-invariance gate, fused-graph candidates, length rules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fnkit_build.exceptions import RegistryError
+from fnkit_build.pipeline import BuildOptions, build_models
+from fnkit_build.registry import load_registry
+from fnkit_runtime.manifest import load_manifest
+
+TINY_BERT = """
+[models.tinybert]
+factory = "tiny_models:tiny_bert"
+task = "embedding"
+quantization = ["int8-dynamic-per-channel"]
+tolerance = { atol = 1e-4, rtol = 1e-3 }
+gate = { metric = "cosine_mean", threshold = 0.9 }
+function = { memory_mb = 1024, architecture = "x86_64" }
+text = { tokenizer_file = "tokenizer.json", max_length = 32, graph_inputs = [
+    "input_ids", "attention_mask", "token_type_ids"
+] }
+%(extra)s
+
+[models.tinybert.inputs.input_ids]
+dtype = "int64"
+shape = ["batch", "sequence"]
+
+[models.tinybert.inputs.attention_mask]
+dtype = "int64"
+shape = ["batch", "sequence"]
+
+[models.tinybert.inputs.token_type_ids]
+dtype = "int64"
+shape = ["batch", "sequence"]
+
+[models.tinybert.outputs.sentence_embedding]
+dtype = "float32"
+shape = ["batch", 32]
+"""
+OPTIMIZER = (
+    'optimizer = { model_type = "bert", num_heads = 2, hidden_size = 32, '
+    'factory_args = { attn_implementation = "eager" } }'
+)
+
+
+def _mlp(templates: Any, execution: str) -> str:
+    text: str = templates.mlp("mlp", "mlp", quantization='["int8-dynamic"]')
+    return text.replace('task = "classification"', f'task = "classification"\nexecution = {execution}')
+
+
+def test_the_invariance_gate_rejects_a_batch_dependent_candidate(
+    write_registry: Callable[[str], Path], templates: Any, tmp_path: Path
+) -> None:
+    # GIVEN a model whose only execution is one call per request, and a dynamic int8 candidate
+    registry = load_registry(write_registry(_mlp(templates, '["batch"]')))
+
+    # WHEN built
+    (result,) = build_models(registry, [], BuildOptions(out=tmp_path / "out"))
+
+    # THEN dynamic int8 (one activation scale over the batch) is rejected with its number; fp32 ships
+    manifest = load_manifest(result.model_dir)
+    int8 = next(c for c in manifest.candidates if c.name == "int8-dynamic")
+    assert not int8.passed
+    assert "not batch-invariant" in int8.reason
+    assert int8.extra["batch_invariance_max_abs_batch"] > 1e-5
+    assert (manifest.variant, manifest.execution) == ("fp32", "batch")
+
+
+def test_per_item_execution_makes_dynamic_int8_batch_invariant(
+    write_registry: Callable[[str], Path], templates: Any, tmp_path: Path
+) -> None:
+    # GIVEN the same model allowed to run items one by one
+    registry = load_registry(write_registry(_mlp(templates, '["batch", "per_item"]')))
+
+    # WHEN built
+    (result,) = build_models(registry, [], BuildOptions(out=tmp_path / "out"))
+
+    # THEN dynamic int8 passes with per_item (its items alone, exactly) and fp32 keeps the batch
+    manifest = load_manifest(result.model_dir)
+    candidates = {c.name: c for c in manifest.candidates}
+    assert candidates["int8-dynamic"].passed
+    assert candidates["int8-dynamic"].extra["batch_invariance_max_abs_per_item"] == 0.0
+    assert candidates["fp32"].extra["batch_invariance_max_abs_batch"] <= 1e-5
+    assert "batch_invariance_max_abs_per_item" not in candidates["fp32"].extra
+    assert manifest.execution == ("per_item" if manifest.variant == "int8-dynamic" else "batch")
+
+
+def test_fused_candidates_are_exported_fused_checked_and_gated(
+    write_registry: Callable[[str], Path], tmp_path: Path
+) -> None:
+    # GIVEN a tiny BERT with an optimizer table
+    registry = load_registry(write_registry(TINY_BERT % {"extra": OPTIMIZER}))
+
+    # WHEN built
+    (result,) = build_models(registry, [], BuildOptions(out=tmp_path / "out"))
+
+    # THEN the fused fp32 graph matched torch (parity) and the fused candidates were gated
+    manifest = load_manifest(result.model_dir)
+    candidates = {c.name: c for c in manifest.candidates}
+    assert {"fused-fp32", "fused-int8-dynamic-per-channel"} <= set(candidates)
+    assert candidates["fused-fp32"].metric > 0.9999
+    assert candidates["fused-int8-dynamic-per-channel"].passed
+    # fused or not, the shipped artifact records what the optimizer fused into it
+    if manifest.variant.startswith("fused-"):
+        assert manifest.artifact.fused_operators["Attention"] == 2
+        assert manifest.artifact.fused_operators["SkipLayerNormalization"] == 4
+    else:
+        assert manifest.artifact.fused_operators == {}
+    # dynamic int8 can only be served one item per call; fp32 by length buckets
+    assert "batch_invariance_max_abs_per_item" in candidates["fused-int8-dynamic-per-channel"].extra
+    assert candidates["fused-fp32"].extra["batch_invariance_max_abs_length_buckets"] <= 1e-5
+    # the truncating golden request is recorded as sent
+    assert manifest.golden[1].request["truncate"] is True
+    assert manifest.text is not None and manifest.text.on_overflow == "reject"
+
+
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        pytest.param(
+            'optimizer = { model_type = "nope", num_heads = 2, hidden_size = 32 }', "model_type", id="type"
+        ),
+        pytest.param(
+            'optimizer = { model_type = "bert", num_heads = 3, hidden_size = 32 }', "hidden_size", id="heads"
+        ),
+        pytest.param(
+            'optimizer = { model_type = "bert", num_heads = 2, hidden_size = 32, '
+            'quantization = ["int8-static-qdq"] }',
+            r"optimizer\.quantization",
+            id="static",
+        ),
+        pytest.param('execution = ["sorted"]', "execution", id="execution"),
+        pytest.param("execution = []", "execution", id="no-execution"),
+    ],
+)
+def test_registry_rejects_bad_serving_knobs(
+    write_registry: Callable[[str], Path], extra: str, field: str
+) -> None:
+    with pytest.raises(RegistryError, match=field):
+        load_registry(write_registry(TINY_BERT % {"extra": extra}))
+
+
+def test_registry_rejects_an_unknown_overflow_rule(write_registry: Callable[[str], Path]) -> None:
+    text = TINY_BERT % {"extra": ""}
+    text = text.replace("max_length = 32,", 'max_length = 32, on_overflow = "drop",')
+    with pytest.raises(RegistryError, match=r"text\.on_overflow"):
+        load_registry(write_registry(text))
