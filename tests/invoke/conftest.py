@@ -109,6 +109,11 @@ def _event_files(tmp: Path, built: BuiltFunction) -> list[tuple[str, Path]]:
         path = tmp / f"{name}.json"
         path.write_text(json.dumps(event))
         files.append((name, path))
+    truncating = [s.request for s in built.manifest.golden if s.request.get("truncate") is True]
+    if truncating:  # the same long text without "truncate": the model's default is to reject it
+        path = tmp / "overflow.json"
+        path.write_text(json.dumps({"inputs": truncating[0]["inputs"]}))
+        files.append(("overflow", path))
     return files
 
 

@@ -49,6 +49,30 @@ def test_invoke_succeeds(invoke_run: Any) -> None:
     assert all(inv["ok"] for inv in invoke_run.document["invocations"])
 
 
+def test_text_answers_carry_token_counts_and_refuse_overflow(invoke_run: Any) -> None:
+    # GIVEN the golden requests' answers through awslambdaric
+    invocations = _by_name(invoke_run)
+    manifest = invoke_run.built.manifest
+    answers = [invocations[f"golden-{i}"]["response"] for i in range(len(manifest.golden))]
+    if manifest.text is None:
+        # THEN a tensor model's answers have no per-item token section and nothing is an overflow
+        assert all("items" not in answer for answer in answers)
+        assert "overflow" not in invocations
+        return
+    # THEN each text item reports its token count, truncated exactly when over max_length
+    limit = manifest.text.max_length
+    for sample, answer in zip(manifest.golden, answers, strict=True):
+        assert len(answer["items"]) == answer["batch_size"]
+        for item in answer["items"]:
+            assert item["truncated"] == (item["tokens"] > limit), item
+        assert any(item["truncated"] for item in answer["items"]) == (sample.request.get("truncate") is True)
+    # AND the long golden text without "truncate" is a 400 naming item 0, its tokens and the limit
+    refused = invocations["overflow"]["response"]
+    assert (refused["error"], refused["status"]) == ("TokenLimitError", 400)
+    long_item = next(i for a in answers for i in a["items"] if i["truncated"])
+    assert f"item 0 has {long_item['tokens']} tokens; the limit is {limit}" in refused["message"]
+
+
 def test_golden_outputs_are_reproduced(invoke_run: Any) -> None:
     # GIVEN the manifest's golden samples, sent as direct invocations through awslambdaric
     invocations = _by_name(invoke_run)

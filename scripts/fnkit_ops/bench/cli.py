@@ -34,6 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--skip-baseline", action="store_true", help="leave out the torch baseline (no torch install)")
     add("--write-registry", action="store_true", help="write the balanced memory size into the registry")
     add("--quick", action="store_true", help=f"few runs ({k.QUICK_COLD_RUNS} cold, {k.QUICK_WARM_RUNS} warm)")
+    add(
+        "--shapes-only",
+        action="store_true",
+        help="only the text models' real-shape section (batch 1 short, 8 mixed, 8 x max_length): shapes.md",
+    )
 
 
 def _positive(value: int | None, default: int, option: str) -> int:
@@ -61,7 +66,15 @@ def run(args: argparse.Namespace) -> int:
         raise BenchConfigError(f"--cold-fraction must be within [0, 1], got {args.cold_fraction}")
     quick = bool(args.quick)
     registry = args.registry or DEFAULT_REGISTRY
-    models = tuple(spec.name for spec in load_registry(registry).select(args.models))
+    specs = load_registry(registry).select(args.models)
+    models = tuple(spec.name for spec in specs)
+    if args.shapes_only:
+        from fnkit_ops.bench.shapes import run_shapes
+
+        args.out.mkdir(parents=True, exist_ok=True)
+        if not run_shapes(specs, artifacts_dir(registry, args.artifacts), args.out, print):
+            raise BenchConfigError("--shapes-only: none of the selected models is a text model")
+        return 0
     options = BenchOptions(
         models=models,
         out=args.out,

@@ -182,6 +182,13 @@ def run_bench(options: BenchOptions, progress: Progress = print) -> BenchRun:
     )
     for path in write_outputs(run, options.out):
         progress(f"wrote {path}")
+    from fnkit_build.registry import load_registry
+
+    from fnkit_ops.bench.shapes import run_shapes
+
+    run_shapes(
+        load_registry(options.registry).select(options.models), options.artifacts, options.out, progress
+    )
     if options.write_registry:
         for model in models:
             choice = next(
