@@ -114,11 +114,14 @@ def build_model(spec: ModelSpec, options: BuildOptions) -> BuildResult:
             fp32_out = run_session(open_session(fp32_path, threads=1), bundle.eval_inputs, spec)
             diffs = check_parity(spec.name, fp32_out, reference, spec.tolerance, "ONNX Runtime fp32")
             p.detail = ", ".join(f"{d.name} max abs {d.max_abs:.2g}" for d in diffs)
-        files = {"fp32": fp32_path, **_quantize_all(spec, candidates, fp32_path, bundle, progress)}
+        quantized = _quantize_all(spec, candidates, fp32_path, bundle, progress)
+        fused_files: dict[str, Path] = {}
         fused_ops: dict[str, dict[str, int]] = {}
         if spec.optimizer is not None and options.quantize:
             fused_files, fused_ops = _fused_all(spec, reference, work, progress)
-            files.update(fused_files)
+        # fused candidates first: near-ties (the choice's 20% margin on a short single item) go to the
+        # fused graph, whose advantage grows with sequence length (1.4x at 256 tokens for MiniLM)
+        files = {"fp32": fp32_path, **fused_files, **quantized}
         evaluations = _gate_all(spec, files, bundle, reference, progress, fused_ops=fused_ops)
         repairs: dict[str, RepairInfo] = {}
         if options.repair and spec.repair.enabled:

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from fnkit_ops.events import load_event
 from fnkit_runtime.batching import Execution, plan_calls, run_items, split_rows, stack_rows
+from fnkit_runtime.exceptions import ManifestError
 from fnkit_runtime.manifest import EXECUTIONS, Manifest, write_atomic
 
 LONG = " ".join(["word"] * 30)
@@ -149,3 +150,42 @@ def test_split_and_stack_rows_round_trip():
     stacked = stack_rows(rows, {"a": -1, "b": 0})
     assert stacked["a"].tolist() == [[0, 1, 2, 3], [4, 5, -1, -1], [8, 9, 10, -1]]
     assert stacked["b"].tolist() == [[1, 1, 1, 1], [1, 1, 0, 0], [1, 1, 1, 0]]
+
+
+def _manifest_data(tiny_models: Any) -> dict[str, Any]:
+    return json.loads(tiny_models["minilm"].manifest.to_json())
+
+
+def test_a_schema_2_manifest_is_refused_with_the_versions(tiny_models):
+    # GIVEN a manifest written by a schema-2 build (no execution, no on_overflow)
+    data = _manifest_data(tiny_models)
+    data["schema_version"] = 2
+    del data["execution"]
+    del data["text"]["on_overflow"]
+
+    # THEN the runtime refuses it, naming both versions, instead of guessing how to run it
+    with pytest.raises(ManifestError, match=r"schema_version 2 is not supported.*reads version 3"):
+        Manifest.from_dict(data)
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "message"),
+    [
+        pytest.param(("execution",), "sorted", "execution 'sorted'", id="execution"),
+        pytest.param(("text", "on_overflow"), "drop", "on_overflow 'drop'", id="on-overflow"),
+    ],
+)
+def test_manifest_rejects_unknown_execution_and_overflow_rules(tiny_models, path, value, message):
+    data = _manifest_data(tiny_models)
+    target = data
+    for key in path[:-1]:
+        target = target[key]
+    target[path[-1]] = value
+    with pytest.raises(ManifestError, match=message):
+        Manifest.from_dict(data)
+
+
+def test_health_shows_the_token_limit_and_overflow_rule(tiny_models):
+    public = tiny_models["minilm"].manifest.public()
+    assert public["text"] == {"max_length": 16, "on_overflow": "reject"}
+    assert tiny_models["digits"].manifest.public()["text"] is None

@@ -8,8 +8,10 @@ tokens (eight different long texts). Variants:
 - `torch-eager-fp32`: the factory's torch module, one padded batch;
 - `fused-int8`: the registry's fused graph (`optimizer` table), per-channel dynamic int8, one padded
   batch (the path Optimum users get; only for models with an `optimizer` table).
-Also measured: batch invariance through the shipped path (each mixed item alone vs in the mixed
-request), and the issue's targets as ratios. Figures are medians; never asserted in tests.
+Variants are timed in interleaved rounds (one call of each per round), so a change in the machine's
+load hits all of them alike. Also measured: batch invariance through the shipped path (each mixed
+item alone vs in the mixed request), and the issue's targets as ratios. Figures are medians; never
+asserted in tests.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ class ShapesResult:
     model: str
     shipped_variant: str
     shipped_execution: str
-    fused_operators: dict[str, int]
+    shipped_fused_operators: dict[str, int]
+    fused_int8_operators: dict[str, int]
     load_before: str
     load_after: str
     timings: list[ShapeTiming]
@@ -89,13 +92,16 @@ def shape_texts(
     }
 
 
-def _time(call: Callable[[], Any], runs: int) -> list[float]:
-    call()
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
+def _time_interleaved(calls: dict[str, Callable[[], Any]], runs: int) -> dict[str, list[float]]:
+    """Each call once to warm up, then `runs` rounds of one call each, so load changes hit all alike."""
+    for call in calls.values():
         call()
-        samples.append((time.perf_counter() - start) * 1000)
+    samples: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(runs):
+        for name, call in calls.items():
+            start = time.perf_counter()
+            call()
+            samples[name].append((time.perf_counter() - start) * 1000)
     return samples
 
 
@@ -166,8 +172,7 @@ def measure_shapes(spec: Any, model_dir: Path, work: Path, progress: Callable[[s
         }
         for variant, session in sessions.items():
             calls[variant] = functools.partial(session.run, None, padded[shape])
-        for variant, call in calls.items():
-            samples = _time(call, runs)
+        for variant, samples in _time_interleaved(calls, runs).items():
             timings.append(ShapeTiming(variant, shape, tokens, statistics.median(samples), samples))
             progress(f"  shapes: {variant:18} {shape:15} p50 {timings[-1].p50_ms:8.2f} ms")
     invariance = _invariance(model, texts[SHAPES[1]])
@@ -175,7 +180,8 @@ def measure_shapes(spec: Any, model_dir: Path, work: Path, progress: Callable[[s
         model=spec.name,
         shipped_variant=model.manifest.variant,
         shipped_execution=model.manifest.execution,
-        fused_operators=fused_ops or model.manifest.artifact.fused_operators,
+        shipped_fused_operators=model.manifest.artifact.fused_operators,
+        fused_int8_operators=fused_ops,
         load_before=load_before,
         load_after=_load(),
         timings=timings,
@@ -290,9 +296,10 @@ def render_shapes(result: ShapesResult) -> str:
     lines = [
         f"## {result.model}: text shapes (1 thread, p50 ms)",
         "",
-        f"Shipped: {result.shipped_variant}, execution {result.shipped_execution}; fused operators "
-        f"{result.fused_operators or 'none'}. Load average before/after: {result.load_before} / "
-        f"{result.load_after}.",
+        f"Shipped: {result.shipped_variant}, execution {result.shipped_execution}, fused operators "
+        f"{result.shipped_fused_operators or 'none'}; {VARIANT_FUSED}: fused operators "
+        f"{result.fused_int8_operators or 'none'}, one padded batch. Load average (1/5/15 min) "
+        f"before / after: {result.load_before} / {result.load_after}.",
         "",
         "| variant | " + " | ".join(SHAPES) + " |",
         "|---|" + "---|" * len(SHAPES),
