@@ -25,9 +25,18 @@ from fnkit_build.exceptions import DynamicAxisError, ExportError
 from fnkit_build.registry import ModelSpec, TensorDecl
 from fnkit_build.types import Feeds, batch_size
 
+TORCHSCRIPT_OPSET = 17
+"""The TorchScript exporter's opset (the fused candidates' export: `fnkit_build.fused`)."""
 
-def export_onnx(module: Any, example_inputs: Feeds, spec: ModelSpec, path: Path) -> None:
-    """Export `module` to `path`; run onnx.checker and the dynamic-axis assertion."""
+
+def export_onnx(
+    module: Any, example_inputs: Feeds, spec: ModelSpec, path: Path, *, dynamo: bool = True
+) -> None:
+    """Export `module` to `path`; run onnx.checker and the dynamic-axis assertion.
+
+    `dynamo=False` takes the TorchScript exporter (opset 17, single file), whose graph
+    onnxruntime's transformer optimizer can fuse.
+    """
     import torch
 
     if batch_size(example_inputs) < 2:
@@ -48,9 +57,8 @@ def export_onnx(module: Any, example_inputs: Feeds, spec: ModelSpec, path: Path)
                 input_names=names,
                 output_names=[tensor.name for tensor in spec.outputs],
                 dynamic_axes=dynamic_axes,
-                dynamo=True,
-                external_data=False,
                 verbose=False,
+                **({"dynamo": True, "external_data": False} if dynamo else _TORCHSCRIPT),
             )
     except Exception as exc:
         raise ExportError(
@@ -61,6 +69,9 @@ def export_onnx(module: Any, example_inputs: Feeds, spec: ModelSpec, path: Path)
     strip_debug_metadata(path)
     check_onnx(path, spec.name)
     assert_dynamic_axes(path, spec, example_inputs)
+
+
+_TORCHSCRIPT: dict[str, Any] = {"dynamo": False, "opset_version": TORCHSCRIPT_OPSET}
 
 
 def strip_debug_metadata(path: Path) -> None:

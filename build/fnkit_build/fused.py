@@ -20,21 +20,16 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from fnkit_build.exceptions import ExportError, QuantizationError
-from fnkit_build.export import assert_dynamic_axes, check_onnx, strip_debug_metadata
+from fnkit_build.export import check_onnx, export_onnx
 from fnkit_build.quantize import QuantPreset
 from fnkit_build.registry import ModelSpec
 from fnkit_build.serving import OptimizerDecl, fused_base
 from fnkit_build.types import Feeds
-
-TORCHSCRIPT_OPSET = 17
 
 
 @dataclass(frozen=True)
@@ -46,39 +41,7 @@ class FusedGraph:
 
 def export_torchscript(module: Any, example_inputs: Feeds, spec: ModelSpec, path: Path) -> None:
     """The TorchScript exporter's single-file graph, checked like the main export."""
-    import torch
-
-    names = [tensor.name for tensor in spec.inputs]
-    args = tuple(torch.from_numpy(np.ascontiguousarray(example_inputs[name])) for name in names)
-    axes = {t.name: t.dynamic_axes for t in (*spec.inputs, *spec.outputs) if t.dynamic_axes}
-    module.eval()
-    sink = io.StringIO()
-    try:
-        with (
-            warnings.catch_warnings(),
-            contextlib.redirect_stdout(sink),
-            contextlib.redirect_stderr(sink),
-            torch.no_grad(),
-        ):
-            warnings.simplefilter("ignore")
-            torch.onnx.export(
-                module,
-                args,
-                str(path),
-                input_names=names,
-                output_names=[tensor.name for tensor in spec.outputs],
-                dynamic_axes=axes,
-                opset_version=TORCHSCRIPT_OPSET,
-                dynamo=False,
-            )
-    except Exception as exc:
-        raise ExportError(
-            f"model {spec.name!r}: the TorchScript export for the transformer optimizer failed: "
-            f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-        ) from exc
-    strip_debug_metadata(path)
-    check_onnx(path, spec.name)
-    assert_dynamic_axes(path, spec, example_inputs)
+    export_onnx(module, example_inputs, spec, path, dynamo=False)
 
 
 def fuse(source: Path, target: Path, decl: OptimizerDecl, spec: ModelSpec) -> FusedGraph:
