@@ -189,3 +189,7 @@ def test_health_shows_the_token_limit_and_overflow_rule(tiny_models):
     public = tiny_models["minilm"].manifest.public()
     assert public["text"] == {"max_length": 16, "on_overflow": "reject"}
     assert tiny_models["digits"].manifest.public()["text"] is None
+
+
+def test_the_runtime_runs_every_execution_the_manifest_can_name():
+    assert {execution.value for execution in Execution} == set(EXECUTIONS)
