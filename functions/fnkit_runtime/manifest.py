@@ -52,6 +52,8 @@ def _file_name(path: str, value: str) -> None:
     """A plain name inside the model folder: no folder part, nothing that climbs out of it."""
     if not value or value in (".", "..") or "/" in value or "\\" in value:
         raise FieldError(path, f"is {value!r}; it must be a plain file name in the model folder")
+
+
 OVERFLOW_REJECT = "reject"
 OVERFLOW_TRUNCATE = "truncate"
 OVERFLOW_RULES = (OVERFLOW_REJECT, OVERFLOW_TRUNCATE)

@@ -171,8 +171,8 @@ def test_a_schema_2_manifest_is_refused_with_the_versions(tiny_models):
 @pytest.mark.parametrize(
     ("path", "value", "message"),
     [
-        pytest.param(("execution",), "sorted", "execution 'sorted'", id="execution"),
-        pytest.param(("text", "on_overflow"), "drop", "on_overflow 'drop'", id="on-overflow"),
+        pytest.param(("execution",), "sorted", "field 'execution' is 'sorted'", id="execution"),
+        pytest.param(("text", "on_overflow"), "drop", "field 'text.on_overflow' is 'drop'", id="on-overflow"),
     ],
 )
 def test_manifest_rejects_unknown_execution_and_overflow_rules(tiny_models, path, value, message):
