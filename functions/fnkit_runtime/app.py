@@ -10,8 +10,14 @@ The model comes from FNKIT_MODEL_NAME and the manifest in FNKIT_MODEL_DIR (defau
 - Warm-up: an EventBridge "Scheduled Event" or `{"warmup": true}` -> loads the model, answers
   `{"warmup": true, model, model_version, function_version}`; not counted as a prediction.
 
-FNKIT_LOAD_AT_INIT=true loads the model at import (provisioned concurrency); a failure there is an
-init error, after emitting ModelLoadErrors.
+FNKIT_LOAD_AT_INIT=true loads the model at import (provisioned concurrency, SnapStart); a failure
+there is an init error, after emitting ModelLoadErrors. Under SnapStart
+(AWS_LAMBDA_INITIALIZATION_TYPE=snap-start) the runtime hooks of `fnkit_runtime.snapstart` are
+registered too.
+
+Cold start: the direct and warm-up paths import no part of powertools' event handler. Its package
+`__init__` imports every resolver (AppSync and asyncio included), so `fnkit_runtime.routes` is
+imported on the first API event only (see docs/performance.md, "Where the cold start goes").
 """
 
 from __future__ import annotations
@@ -19,9 +25,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from typing import Any
-
-from aws_lambda_powertools.utilities.typing import LambdaContext
+from typing import TYPE_CHECKING, Any
 
 from fnkit_runtime import constants as c
 from fnkit_runtime import errors, observability
@@ -29,9 +33,11 @@ from fnkit_runtime.config import load_at_init_requested
 from fnkit_runtime.dispatch import EventKind, check_proxy_event, classify
 from fnkit_runtime.exceptions import EventFormatError
 from fnkit_runtime.predict import predict
-from fnkit_runtime.routes import RESOLVERS
 from fnkit_runtime.session import holder
 from fnkit_runtime.validation import check_body, check_body_size
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.typing import LambdaContext
 
 logger = observability.logger
 metrics = observability.metrics
@@ -54,7 +60,9 @@ def _resolve(kind: EventKind, event: Mapping[str, Any], context: LambdaContext) 
     request_id = event["requestContext"].get("requestId")
     if isinstance(request_id, str):
         logger.set_correlation_id(request_id)
-    return RESOLVERS[kind].resolve(event, context)
+    from fnkit_runtime.routes import resolver  # on the first API event only: see the module docstring
+
+    return resolver(kind).resolve(event, context)
 
 
 def _warmup(context: LambdaContext) -> dict[str, Any]:
@@ -124,3 +132,7 @@ def _load_at_init() -> None:
 
 if load_at_init_requested():
     _load_at_init()
+    if os.environ.get(c.INITIALIZATION_TYPE_ENV) == c.INIT_TYPE_SNAP_START:
+        from fnkit_runtime import snapstart
+
+        snapstart.register()

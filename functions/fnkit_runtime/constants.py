@@ -37,6 +37,9 @@ TASK_ROOT_ENV = "LAMBDA_TASK_ROOT"
 MEMORY_SIZE_ENV = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE"
 FUNCTION_VERSION_ENV = "AWS_LAMBDA_FUNCTION_VERSION"
 FUNCTION_NAME_ENV = "AWS_LAMBDA_FUNCTION_NAME"
+INITIALIZATION_TYPE_ENV = "AWS_LAMBDA_INITIALIZATION_TYPE"
+"""`on-demand`, `provisioned-concurrency` or `snap-start` (then awslambdaric runs the SnapStart hooks)."""
+INIT_TYPE_SNAP_START = "snap-start"
 
 # --- defaults ----------------------------------------------------------------------------------
 DEFAULT_MODEL_SUBDIR = "model"
@@ -60,6 +63,9 @@ METRIC_MODEL_LOAD_ERRORS = "ModelLoadErrors"
 METRIC_INFERENCE_TIME = "InferenceTime"
 METRIC_BATCH_SIZE = "BatchSize"
 METRIC_WARMUPS = "WarmUps"
+METRIC_RESTORES = "SnapStartRestores"
+"""1 on the first invocation of an environment restored from a SnapStart snapshot (powertools'
+ColdStart counts it too: ColdStart - SnapStartRestores = on-demand inits)."""
 METRIC_REQUESTS = "Requests"
 """One per invocation that is not a health check or warm-up (answered or failed): the denominator of
 the client and server error shares a canary is judged on."""

@@ -380,8 +380,8 @@ def load_manifest(model_dir: Path) -> Manifest:
     return Manifest.from_dict(data)
 
 
-def verify_artifact(manifest: Manifest, model_dir: Path) -> Path:
-    """Check the artifact exists with the manifest's size and sha256; return its path."""
+def sized_artifact(manifest: Manifest, model_dir: Path) -> Path:
+    """The artifact's path, checked to exist with the manifest's size (the cheap half of the check)."""
     path = model_dir / manifest.artifact.file
     if not path.is_file():
         raise ManifestError(f"artifact {manifest.artifact.file} is missing")
@@ -390,12 +390,22 @@ def verify_artifact(manifest: Manifest, model_dir: Path) -> Path:
         raise ManifestError(
             f"artifact {manifest.artifact.file} is {size} bytes; manifest says {manifest.artifact.bytes}"
         )
-    digest = sha256_file(path)
+    return path
+
+
+def check_artifact_digest(manifest: Manifest, digest: str) -> None:
+    """The artifact's sha256 (computed by the caller over the bytes it uses) must be the manifest's."""
     if digest != manifest.artifact.sha256:
         raise ManifestError(
             f"artifact {manifest.artifact.file} sha256 {digest[:12]} does not match "
             f"manifest {manifest.artifact.sha256[:12]}"
         )
+
+
+def verify_artifact(manifest: Manifest, model_dir: Path) -> Path:
+    """Check the artifact exists with the manifest's size and sha256; return its path."""
+    path = sized_artifact(manifest, model_dir)
+    check_artifact_digest(manifest, sha256_file(path))
     return path
 
 

@@ -13,13 +13,14 @@ from fnkit_runtime import observability
 from fnkit_runtime.batching import Execution, Runner, run_items, split_rows
 from fnkit_runtime.codec import decode_tensors, encode_outputs
 from fnkit_runtime.exceptions import BodyFormatError
-from fnkit_runtime.profiling import run_profiled
 from fnkit_runtime.session import LoadedModel, input_rejections
 from fnkit_runtime.text import parse_texts
 from fnkit_runtime.validation import check_batch, check_outputs, validate_tensors
 
 
 def _profiled(model: LoadedModel) -> Runner:
+    from fnkit_runtime.profiling import run_profiled  # FNKIT_PROFILE only: keeps tempfile off cold start
+
     def run(feeds: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         with input_rejections():
             results, slowest = run_profiled(

@@ -5,6 +5,12 @@
 
 `<model>` must be the served model's name (else 404 ModelNotFoundError). Other methods on these paths
 are 405; any other path is 404. HTTP API stages other than `$default` are stripped by powertools.
+
+Imported by `app` on the first API event, not at init: `aws_lambda_powertools.event_handler`'s
+`__init__` imports every resolver (AppSync, Bedrock, VPC Lattice, asyncio), ~36 ms of a cold start that
+direct invocations never need. Upstream, a PEP 562 lazy `__getattr__` in that `__init__` would let
+`aws_lambda_powertools.event_handler.api_gateway` load alone (as powertools did for its utilities in
+#2352 and #3397).
 """
 
 from __future__ import annotations
@@ -138,8 +144,17 @@ def _build(resolver: ApiGatewayResolver) -> ApiGatewayResolver:
     return resolver
 
 
-RESOLVERS: dict[EventKind, ApiGatewayResolver] = {
-    EventKind.REST_API: _build(APIGatewayRestResolver()),
-    EventKind.HTTP_API: _build(APIGatewayHttpResolver()),
-    EventKind.FUNCTION_URL: _build(LambdaFunctionUrlResolver()),
+_RESOLVER_CLASSES: dict[EventKind, type[ApiGatewayResolver]] = {
+    EventKind.REST_API: APIGatewayRestResolver,
+    EventKind.HTTP_API: APIGatewayHttpResolver,
+    EventKind.FUNCTION_URL: LambdaFunctionUrlResolver,
 }
+_resolvers: dict[EventKind, ApiGatewayResolver] = {}
+
+
+def resolver(kind: EventKind) -> ApiGatewayResolver:
+    """The resolver of an API event kind, built on its first use (one per process and kind)."""
+    built = _resolvers.get(kind)
+    if built is None:
+        built = _resolvers[kind] = _build(_RESOLVER_CLASSES[kind]())
+    return built

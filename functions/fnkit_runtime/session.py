@@ -1,13 +1,20 @@
 """The served model: manifest, verified artifact and onnxruntime session, created once and reused.
 
 Nothing loads at import unless FNKIT_LOAD_AT_INIT is set (see `app`). The first request that needs
-the model verifies the artifact's size and sha256 against the manifest, then creates the session;
+the model verifies the artifact's size and sha256 against the manifest and creates the session;
 any mismatch, missing or corrupt file becomes a `ModelLoadError`, never an answer from a wrong model.
 A failed load is not cached: the next request tries again (and fails the same way, with its metric).
+
+The artifact is read once: onnxruntime builds the session from those bytes while a thread hashes the
+same bytes (hashlib releases the GIL), and the session is used only once their sha256 matches the
+manifest. So the check covers exactly what is served, and costs no extra read; with more than one
+vCPU it overlaps session creation instead of adding to it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +30,14 @@ from fnkit_runtime import observability
 from fnkit_runtime.batching import Execution
 from fnkit_runtime.config import RuntimeConfig
 from fnkit_runtime.exceptions import ManifestError, ModelInputRejectedError, ModelLoadError
-from fnkit_runtime.manifest import Limits, Manifest, TensorSpec, load_manifest, verify_artifact
+from fnkit_runtime.manifest import (
+    Limits,
+    Manifest,
+    TensorSpec,
+    check_artifact_digest,
+    load_manifest,
+    sized_artifact,
+)
 from fnkit_runtime.text import TextEncoder
 
 
@@ -163,26 +177,53 @@ def check_onnxruntime_version(manifest: Manifest, config: RuntimeConfig, install
     )
 
 
+class _Digest(threading.Thread):
+    """sha256 of a bytes object, computed beside the caller's work."""
+
+    def __init__(self, data: bytes) -> None:
+        super().__init__(name="fnkit-artifact-sha256", daemon=True)
+        self._data = data
+        self.hexdigest = ""
+
+    def run(self) -> None:
+        self.hexdigest = hashlib.sha256(self._data).hexdigest()
+
+
+def _verified_session(config: RuntimeConfig, manifest: Manifest) -> tuple[Path, ort.InferenceSession]:
+    """The session on the artifact's bytes, returned only when those bytes have the manifest's sha256."""
+    try:
+        model_path = sized_artifact(manifest, config.model_dir)
+        data = model_path.read_bytes()
+    except (ManifestError, OSError) as exc:
+        raise ModelLoadError(f"artifact: {exc}") from exc
+    digest = _Digest(data)
+    digest.start()
+    try:
+        session = ort.InferenceSession(
+            data, sess_options=session_options(config, manifest), providers=["CPUExecutionProvider"]
+        )
+    except Exception as exc:
+        digest.join()
+        if digest.hexdigest != manifest.artifact.sha256:  # a wrong file is the cause, not onnxruntime
+            raise ModelLoadError(f"artifact: {manifest.artifact.file} does not match its sha256") from exc
+        raise ModelLoadError(f"onnxruntime could not load {manifest.artifact.file}: {exc}") from exc
+    digest.join()
+    try:
+        check_artifact_digest(manifest, digest.hexdigest)
+    except ManifestError as exc:
+        raise ModelLoadError(f"artifact: {exc}") from exc
+    return model_path, session
+
+
 def load_model(config: RuntimeConfig) -> LoadedModel:
     """Verify and load the model named by `config`; every failure is a ModelLoadError."""
     start = time.perf_counter()
     manifest = read_manifest(config)
     check_onnxruntime_version(manifest, config, ort.__version__)
-    try:
-        model_path = verify_artifact(manifest, config.model_dir)
-    except ManifestError as exc:
-        raise ModelLoadError(f"artifact: {exc}") from exc
     encoder = (
         TextEncoder(config.model_dir, manifest.text, manifest.signature.inputs) if manifest.text else None
     )
-    try:
-        session = ort.InferenceSession(
-            str(model_path),
-            sess_options=session_options(config, manifest),
-            providers=["CPUExecutionProvider"],
-        )
-    except Exception as exc:
-        raise ModelLoadError(f"onnxruntime could not load {manifest.artifact.file}: {exc}") from exc
+    model_path, session = _verified_session(config, manifest)
     _check_io(session, manifest)
     return LoadedModel(
         manifest=manifest,
