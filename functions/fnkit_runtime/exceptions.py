@@ -29,6 +29,10 @@ class ModelOutputError(FnkitRuntimeError):
     """The model produced outputs the function refuses to return (mis-shaped)."""
 
 
+class SnapshotCheckError(FnkitRuntimeError):
+    """Before a SnapStart snapshot, a golden sample's outputs did not match the manifest's."""
+
+
 # --- client side: the request is wrong (4xx) ------------------------------------------------------
 class RequestError(FnkitRuntimeError):
     """Base class for errors in a client's request; the message is safe to return."""

@@ -36,6 +36,8 @@ class _Invocation:
 
     probe = False
     """A health check or a warm-up."""
+    restored = False
+    """Restored from a SnapStart snapshot and not yet invoked."""
 
 
 _current = _Invocation()
@@ -63,10 +65,19 @@ def mark_probe() -> None:
     _current.probe = True
 
 
+def mark_restored() -> None:
+    """This environment was restored from a SnapStart snapshot: the next invocation says so."""
+    _current.restored = True
+
+
 def end_invocation() -> None:
-    """Count the invocation as one `Requests` unless it was a probe; call before metrics flush."""
+    """Count the invocation as one `Requests` unless it was a probe (and the first after a SnapStart
+    restore as one `SnapStartRestores`); call before metrics flush."""
     if not _current.probe:
         metrics.add_metric(name=c.METRIC_REQUESTS, unit=MetricUnit.Count, value=1)
+    if _current.restored:
+        _current.restored = False
+        metrics.add_metric(name=c.METRIC_RESTORES, unit=MetricUnit.Count, value=1)
 
 
 def record_model_load(load_ms: float) -> None:

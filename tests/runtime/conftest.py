@@ -343,6 +343,7 @@ def _reset_powertools() -> None:
     observability.metrics.clear_default_dimensions()
     observability.metrics.clear_metrics()
     observability.logger.set_correlation_id(None)
+    observability._current.restored = False  # a SnapStart restore not yet counted
 
 
 @pytest.fixture(autouse=True)

@@ -17,6 +17,7 @@ An HTTP error response (e.g. a 400 for a bad request) is a successful invocation
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import sys
@@ -96,6 +97,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "the emulator takes whole seconds, rounded up)",
     )
     parser.add_argument("--no-trim", action="store_true", help="keep what functions/trim.py would remove")
+    parser.add_argument(
+        "--snapstart",
+        action="store_true",
+        help="emulate SnapStart's lifecycle: model loaded at init, before-snapshot hooks, /restore/next, "
+        "after-restore hooks, then the events (no snapshot is taken: restore latency is AWS-only)",
+    )
     output = parser.add_mutually_exclusive_group()
     output.add_argument("--quiet", action="store_true", help="do not show the function's logs")
     output.add_argument(
@@ -168,7 +175,7 @@ def run(args: argparse.Namespace) -> int:
         f"task root: {root.total_bytes / 1e6:.1f} MB "
         f"(dependencies {root.deps_bytes / 1e6:.1f} MB, trimmed {root.trimmed_bytes / 1e6:.1f} MB)"
     )
-    config = function_config(built, args.memory, env)
+    config = dataclasses.replace(function_config(built, args.memory, env), snapstart=args.snapstart)
     sink = None if (args.quiet or args.json) else say.log
     payloads = [event for _, event in events]
     result = _execute(binary, root.path, payloads, config, timeout_s=timeout_s, sink=sink, say=say)

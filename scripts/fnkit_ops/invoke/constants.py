@@ -61,3 +61,5 @@ RIE_REPORT_WAIT_S: Final = 2.0
 """How long to wait, after a response, for the emulator's REPORT line of that invocation."""
 RIE_PORT_ATTEMPTS: Final = 5
 """Ports tried when the chosen one turns out to be taken between choosing and binding."""
+BEFORE_SNAPSHOT_ERROR: Final = "Runtime.BeforeSnapshotError"
+"""The error type awslambdaric posts to /init/error when a before-snapshot hook raises."""

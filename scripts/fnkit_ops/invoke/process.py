@@ -21,6 +21,9 @@ from typing import IO
 from fnkit_runtime.constants import (
     FUNCTION_NAME_ENV,
     FUNCTION_VERSION_ENV,
+    INIT_TYPE_SNAP_START,
+    INITIALIZATION_TYPE_ENV,
+    LOAD_AT_INIT_ENV,
     MEMORY_SIZE_ENV,
     MODEL_NAME_ENV,
     TASK_ROOT_ENV,
@@ -47,6 +50,8 @@ class FunctionConfig:
     """Extra variables (the template's Environment); they win over the defaults."""
     python: Path | None = None
     """Interpreter for the function; default: the base interpreter of the running Python."""
+    snapstart: bool = False
+    """Start as Lambda does when it creates a SnapStart snapshot (init type `snap-start`, model at init)."""
 
     def __post_init__(self) -> None:
         if not 128 <= self.memory_mb <= 10_240:
@@ -79,13 +84,15 @@ def lambda_environment(task_root: Path, api_address: str, config: FunctionConfig
         FUNCTION_VERSION_ENV: config.version,
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.function_name}",
         "AWS_LAMBDA_LOG_STREAM_NAME": stream,
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        INITIALIZATION_TYPE_ENV: INIT_TYPE_SNAP_START if config.snapstart else "on-demand",
         "AWS_EXECUTION_ENV": f"AWS_Lambda_python{version}",
         "AWS_REGION": config.region,
         "AWS_DEFAULT_REGION": config.region,
     }
     if config.model:
         env[MODEL_NAME_ENV] = config.model
+    if config.snapstart:
+        env[LOAD_AT_INIT_ENV] = "true"  # as the template sets for SnapStart models
     env.update(config.env)
     return env
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fnkit_ops.invoke.constants import DEFAULT_INIT_TIMEOUT_S, DEFAULT_TIMEOUT_S
+from fnkit_ops.invoke.constants import BEFORE_SNAPSHOT_ERROR, DEFAULT_INIT_TIMEOUT_S, DEFAULT_TIMEOUT_S
 from fnkit_ops.invoke.exceptions import FunctionInitError
 from fnkit_ops.invoke.process import FunctionConfig, FunctionProcess, OutputLog, OutputSink
 from fnkit_ops.invoke.report import InvocationResult
@@ -35,6 +35,8 @@ class ColdStartResult:
     total_ms: float
     """Process start to the first response posted."""
     max_memory_used_mb: float
+    snapshot_ms: float | None = None
+    """SnapStart only: process start to `/restore/next` (init and before-snapshot hooks done)."""
 
 
 @dataclass
@@ -128,7 +130,15 @@ class LocalFunction:
         posted = server.init_error
         if posted is not None:
             body, error_type = posted
+            if error_type == BEFORE_SNAPSHOT_ERROR:
+                return (
+                    "SnapStart before-snapshot hook failed (Lambda would fail the version's publication): "
+                    f"{_describe_error(body, error_type)}"
+                )
             return f"function init failed: {_describe_error(body, error_type)}"
+        restore = server.restore_error
+        if restore is not None:
+            return f"SnapStart after-restore hook failed: {_describe_error(*restore)}"
         if not process.alive():
             return f"function process exited with code {process.popen.returncode} during init"
         if time.monotonic() > deadline:
@@ -174,7 +184,9 @@ class LocalFunction:
         )
         if init_ms is not None:
             total = (outcome.posted_at - process.started_at) * 1000.0
-            self.cold_starts.append(ColdStartResult(init_ms, outcome.duration_ms, total, memory))
+            snapshot_at = server.restore_next_at
+            snapshot = None if snapshot_at is None else (snapshot_at - process.started_at) * 1000.0
+            self.cold_starts.append(ColdStartResult(init_ms, outcome.duration_ms, total, memory, snapshot))
         return result
 
     def _await(self, server: RuntimeApiServer, process: FunctionProcess, request_id: str) -> Outcome | None:

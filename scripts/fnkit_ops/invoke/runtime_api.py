@@ -1,4 +1,11 @@
-"""A small local Lambda Runtime API, enough for awslambdaric: next, response, error, init error.
+"""A small local Lambda Runtime API, enough for awslambdaric: next, response, error, init error,
+and SnapStart's restore/next and restore/error.
+
+SnapStart (`AWS_LAMBDA_INITIALIZATION_TYPE=snap-start`): after init and its before-snapshot hooks, the
+runtime client asks `GET /runtime/restore/next`. Lambda would take the snapshot there and answer in a
+restored copy; here the same process goes on at once (nothing is snapshotted, so restore latency is
+not emulated). The client then runs its after-restore hooks, posting `/runtime/restore/error` if one
+raises, and asks for the first invocation.
 
 One server serves one function process (a fresh process gets a fresh server), on 127.0.0.1 and an
 ephemeral port, HTTP/1.1 with Content-Length. Every wait is bounded; `close()` ends blocked requests.
@@ -73,6 +80,9 @@ class _State:
         self.first_next_at: float | None = None
         self.init_error: bytes | None = None
         self.init_error_type: str | None = None
+        self.restore_next_at: float | None = None
+        self.restore_error: bytes | None = None
+        self.restore_error_type: str | None = None
         self.closed = False
 
     def take_next(self, max_wait_s: float) -> _Pending | None:
@@ -105,6 +115,16 @@ class _State:
             self.init_error, self.init_error_type = body, error_type
             self.cond.notify_all()
 
+    def restore_next(self) -> None:
+        with self.cond:
+            self.restore_next_at = time.perf_counter()
+            self.cond.notify_all()
+
+    def post_restore_error(self, body: bytes, error_type: str | None) -> None:
+        with self.cond:
+            self.restore_error, self.restore_error_type = body, error_type
+            self.cond.notify_all()
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
@@ -127,6 +147,10 @@ class _Handler(BaseHTTPRequestHandler):
         return json.dumps({"status": message}).encode()
 
     def do_GET(self) -> None:
+        if self.path == f"{_PREFIX}/restore/next":
+            self.server.state.restore_next()  # the snapshot would be taken here; resumed at once
+            self._reply(HTTPStatus.OK, b"")
+            return
         if self.path != f"{_PREFIX}/invocation/next":
             self._reply(HTTPStatus.NOT_FOUND, self._status_body("unknown route"))
             return
@@ -155,6 +179,10 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         if self.path == f"{_PREFIX}/init/error":
             state.post_init_error(body, error_type)
+            self._reply(HTTPStatus.ACCEPTED, self._status_body("OK"))
+            return
+        if self.path == f"{_PREFIX}/restore/error":
+            state.post_restore_error(body, error_type)
             self._reply(HTTPStatus.ACCEPTED, self._status_body("OK"))
             return
         if len(parts) == 5 and f"/{'/'.join(parts[:3])}" == f"{_PREFIX}/invocation":
@@ -242,6 +270,20 @@ class RuntimeApiServer:
             if self._state.init_error is None:
                 return None
             return self._state.init_error, self._state.init_error_type
+
+    @property
+    def restore_next_at(self) -> float | None:
+        """When the function asked for /restore/next (SnapStart: init and before-snapshot hooks done)."""
+        with self._state.cond:
+            return self._state.restore_next_at
+
+    @property
+    def restore_error(self) -> tuple[bytes, str | None] | None:
+        """The body and error type the function posted to /restore/error, or None."""
+        with self._state.cond:
+            if self._state.restore_error is None:
+                return None
+            return self._state.restore_error, self._state.restore_error_type
 
     def handed_out_at(self, request_id: str) -> float | None:
         """When the event went out, while it is in flight; None before and after."""
