@@ -53,12 +53,51 @@ def test_report_has_the_command_machine_and_a_row_per_variant(
 
 def test_report_shows_target_results(variants: list[VariantResult], prices: PriceTable) -> None:
     # GIVEN the fixture's ratios: cold 2000/200 = 10x (pass), footprint 120/900 = 0.133 (pass),
-    # and the digits overhead 2.3 - 2.0 = 0.3 ms (pass)
+    # shipped / floor cold 200/190 = 1.05 (pass) and the digits overhead 2.05 - 2.0 = 0.05 ms (pass)
     text = render_report(make_run(variants, prices))
     lines = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
     assert "**pass**" in lines["cold-start"] and "10" in lines["cold-start"]
     assert "**pass**" in lines["footprint"]
+    assert "**pass**" in lines["cold-vs-floor"] and "1.05" in lines["cold-vs-floor"]
     assert "**pass**" in lines["handler-overhead"]
+
+
+def test_cold_start_over_the_floor_and_overhead_over_the_target_fail(
+    variants: list[VariantResult], prices: PriceTable
+) -> None:
+    # GIVEN a floor cold start of 150 ms (200 / 150 = 1.33x) and a shipped handler 0.3 ms over its session
+    floor = next(v for v in variants if v.variant == "onnx-floor")
+    slow = [v for v in variants if v.variant != "onnx-floor"]
+    assert floor.cold is not None
+    slower_floor = replace(floor, cold=replace(floor.cold, total_ms=150.0))
+    shipped = next(v for v in slow if v.variant == VARIANT_SHIPPED)
+    heavy = replace(
+        shipped,
+        warm=[replace(w, handler=replace(w.handler, p50_ms=w.raw.p50_ms + 0.3)) for w in shipped.warm],
+    )
+    others = [v for v in slow if v.variant != VARIANT_SHIPPED]
+    # WHEN the targets are checked, THEN both fail with the measured figures
+    checks = {c.name: c for c in check_targets("digits", [*others, heavy, slower_floor])}
+    assert checks["cold-vs-floor"].passed is False
+    assert checks["cold-vs-floor"].measured == 200.0 / 150.0
+    assert checks["handler-overhead"].passed is False
+
+
+def test_report_gives_each_figure_its_sample_count_and_interval(
+    variants: list[VariantResult], prices: PriceTable
+) -> None:
+    # GIVEN a shipped cold start of 200 ms with the interval [190, 220] over 12 runs
+    shipped = next(v for v in variants if v.variant == VARIANT_SHIPPED)
+    assert shipped.cold is not None
+    cold = replace(shipped.cold, runs=12, ci_low_ms=190.0, ci_high_ms=220.0)
+    others = [v for v in variants if v.variant != VARIANT_SHIPPED]
+    text = render_report(make_run([*others, replace(shipped, cold=cold)], prices))
+    # THEN its row shows the interval as ± % of the median and the count; warm rows show theirs
+    row = next(line for line in text.splitlines() if line.startswith(f"| **{VARIANT_SHIPPED}**"))
+    assert "200 (±7.5% n=12)" in row
+    assert any(
+        line.startswith(f"| {VARIANT_SHIPPED} | 1 | 1 |") and "n=10" in line for line in text.splitlines()
+    )
 
 
 def test_failed_and_unmeasured_targets_are_shown(variants: list[VariantResult], prices: PriceTable) -> None:

@@ -51,10 +51,10 @@ def test_bench_runs_end_to_end_without_the_baseline(
     out = Path("bench")
     # WHEN the bench runs on digits, writing the recommendation into the registry copy
     data = run_bench(out, built_models, "--skip-baseline", "--registry", str(registry), "--write-registry")
-    # THEN both ONNX variants were measured: footprint, cold start split, warm latency per threads/batch
+    # THEN the ONNX variants and the floor were measured: footprint, cold start split, warm latency
     (model,) = data["models"]
     variants = {v["variant"]: v for v in model["variants"]}
-    assert set(variants) == {"onnx-shipped", "onnx-fp32"}
+    assert set(variants) == {"onnx-shipped", "onnx-fp32", "onnx-floor"}
     for v in variants.values():
         assert v["footprint_bytes"] > v["artifact_bytes"] > 0
         cold = v["cold"]
@@ -72,12 +72,24 @@ def test_bench_runs_end_to_end_without_the_baseline(
     # AND the shipped variant's batch events got the same answers under AWS's Runtime Interface Emulator
     agreement = model["rie_agreement"]
     assert agreement["emulator"] == "rie" and agreement["agreed"] == agreement["events"] == 2
+    assert targets["cold-vs-floor"]["measured"] is not None
+    # AND the import table breaks both the shipped function and the floor down by package
+    imports = {(row["variant"], row["package"]) for row in model["imports"]}
+    for variant in ("onnx-shipped", "onnx-floor"):
+        assert {(variant, "numpy"), (variant, "onnxruntime"), (variant, "awslambdaric")} <= imports
+    assert ("onnx-shipped", "fnkit_runtime") in imports and (
+        "onnx-shipped",
+        "aws_lambda_powertools",
+    ) in imports
+    assert ("onnx-floor", "aws_lambda_powertools") not in imports
+    # AND SnapStart's charges are priced at the balanced sizes
+    assert model["snapstart"] and all(s["restore_usd_per_million"] > 0 for s in model["snapstart"])
     # AND the report, the chart and the progress are there
     report = (out / "report.md").read_text(encoding="utf-8")
     assert "2 of 2 batch events identical to fnkit's Runtime API" in report
     assert "## digits" in report and "| **onnx-shipped**" in report
     assert (out / "bench.png").read_bytes()[:4] == b"\x89PNG"
-    assert "cold start 1/1" in capsys.readouterr().out
+    assert "onnx-floor: cold start 1" in capsys.readouterr().out
     # AND the registry copy holds the balanced x86_64 size of the shipped variant, the rest unchanged
     balanced = next(
         m["memory_mb"]

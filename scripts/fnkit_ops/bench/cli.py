@@ -9,14 +9,20 @@ from pathlib import Path
 
 from fnkit_ops.bench import constants as k
 from fnkit_ops.bench.exceptions import BenchConfigError
+from fnkit_ops.bench.sampling import Sampling
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("models", nargs="*", metavar="MODEL", help="models to measure (default: all in the registry)")
     add("--out", type=Path, required=True, help="folder for bench.json, report.md and bench.png")
-    add("--runs", type=int, default=None, help=f"warm runs per measurement (default {k.DEFAULT_WARM_RUNS})")
-    add("--cold-runs", type=int, default=None, help=f"fresh processes per cold start ({k.DEFAULT_COLD_RUNS})")
+    add("--runs", type=int, default=None, help="exactly N warm runs per figure (default: adaptive)")
+    add(
+        "--cold-runs",
+        type=int,
+        default=None,
+        help="exactly N fresh processes per cold start (default: adaptive)",
+    )
     add("--registry", type=Path, default=None, help="the project's models.toml (default: ./models.toml)")
     add(
         "--artifacts",
@@ -33,7 +39,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add("--skip-baseline", action="store_true", help="leave out the torch baseline (no torch install)")
     add("--write-registry", action="store_true", help="write the balanced memory size into the registry")
-    add("--quick", action="store_true", help=f"few runs ({k.QUICK_COLD_RUNS} cold, {k.QUICK_WARM_RUNS} warm)")
+    pace = parser.add_mutually_exclusive_group()
+    pace.add_argument(
+        "--quick", action="store_true", help=f"few runs ({k.QUICK_COLD_RUNS} cold, {k.QUICK_WARM_RUNS} warm)"
+    )
+    pace.add_argument(
+        "--full",
+        action="store_true",
+        help=f"the exhaustive run: {k.DEFAULT_COLD_RUNS} cold starts and {k.DEFAULT_WARM_RUNS} warm runs "
+        "per figure, whatever their interval (default: each figure until its median's 95%% interval "
+        "is within ±5%% or its time budget is spent)",
+    )
     add(
         "--shapes-only",
         action="store_true",
@@ -41,12 +57,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _positive(value: int | None, default: int, option: str) -> int:
-    if value is None:
-        return default
-    if value < 1:
+def _positive(value: int | None, option: str) -> int | None:
+    if value is not None and value < 1:
         raise BenchConfigError(f"{option} must be at least 1, got {value}")
     return value
+
+
+def sampling_of(args: argparse.Namespace) -> tuple[Sampling, Sampling]:
+    """(cold, warm) sampling: explicit counts win, then --quick / --full, else adaptive."""
+    cold_runs = _positive(args.cold_runs, "--cold-runs")
+    warm_runs = _positive(args.runs, "--runs")
+    if args.quick:
+        cold, warm = Sampling.fixed(k.QUICK_COLD_RUNS), Sampling.fixed(k.QUICK_WARM_RUNS)
+    elif args.full:
+        cold, warm = Sampling.fixed(k.DEFAULT_COLD_RUNS), Sampling.fixed(k.DEFAULT_WARM_RUNS)
+    else:
+        cold, warm = k.ADAPTIVE_COLD, k.ADAPTIVE_WARM
+    return (
+        Sampling.fixed(cold_runs) if cold_runs else cold,
+        Sampling.fixed(warm_runs) if warm_runs else warm,
+    )
 
 
 def _command() -> str:
@@ -65,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.cold_fraction <= 1:
         raise BenchConfigError(f"--cold-fraction must be within [0, 1], got {args.cold_fraction}")
     quick = bool(args.quick)
+    cold_sampling, warm_sampling = sampling_of(args)
     registry = args.registry or DEFAULT_REGISTRY
     specs = load_registry(registry).select(args.models)
     models = tuple(spec.name for spec in specs)
@@ -81,10 +112,8 @@ def run(args: argparse.Namespace) -> int:
         registry=registry,
         artifacts=artifacts_dir(registry, args.artifacts),
         prices=load_prices(args.prices),
-        cold_runs=_positive(
-            args.cold_runs, k.QUICK_COLD_RUNS if args.quick else k.DEFAULT_COLD_RUNS, "--cold-runs"
-        ),
-        warm_runs=_positive(args.runs, k.QUICK_WARM_RUNS if args.quick else k.DEFAULT_WARM_RUNS, "--runs"),
+        cold_sampling=cold_sampling,
+        warm_sampling=warm_sampling,
         warmup=k.WARMUP_CALLS // 2 if quick else k.WARMUP_CALLS,
         skip_baseline=args.skip_baseline,
         write_registry=args.write_registry,

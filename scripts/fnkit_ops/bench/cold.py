@@ -1,6 +1,7 @@
 """Cold starts through the local Lambda runtime (`fnkit invoke`'s runner), split into their parts.
 
-Each run is a fresh process under awslambdaric answering one direct invocation. The split:
+Each run is a fresh process under awslambdaric answering one direct invocation; the variants of a
+model are sampled in interleaved rounds, each until its median is known well enough. The split:
 - import: Lambda's init duration (interpreter, runtime client, handler module), less the model load
   when the handler loads at import (the torch baseline, like the SAM templates);
 - load: the handler's ModelLoadTime metric, read from its EMF output;
@@ -11,7 +12,9 @@ Each run is a fresh process under awslambdaric answering one direct invocation. 
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ from fnkit_runtime.constants import METRIC_MODEL_LOAD_TIME
 
 from fnkit_ops.bench.exceptions import BenchError
 from fnkit_ops.bench.results import ColdStart
+from fnkit_ops.bench.sampling import Sampling, median_interval
 from fnkit_ops.bench.stats import median
 from fnkit_ops.invoke.process import FunctionConfig
 
@@ -62,35 +66,71 @@ def _one_cold_start(
     return run.cold_starts[0], load, body
 
 
-def measure_cold_start(
-    task_root: Path,
-    event: Mapping[str, Any],
-    config: FunctionConfig,
-    *,
-    runs: int,
-    load_at_init: bool,
-    progress: Progress = print,
-) -> tuple[ColdStart, dict[str, Any]]:
-    """Median cold start over `runs` fresh processes (each part its own median); the first response."""
-    totals, imports, loads, firsts, memory = [], [], [], [], []
-    first_body: dict[str, Any] = {}
-    for index in range(runs):
-        cold, load, body = _one_cold_start(task_root, event, config)
-        first_body = first_body or body
-        import_ms = max(0.0, cold.init_ms - load) if load_at_init else cold.init_ms
-        totals.append(cold.total_ms)
-        imports.append(import_ms)
-        loads.append(load)
-        firsts.append(max(0.0, cold.total_ms - import_ms - load))
-        memory.append(cold.max_memory_used_mb)
-        progress(f"    cold start {index + 1}/{runs}: {cold.total_ms:.0f} ms")
-    cold_start = ColdStart(
-        runs=runs,
-        total_ms=median(totals),
-        import_ms=median(imports),
-        load_ms=median(loads),
-        first_inference_ms=median(firsts),
-        max_memory_mb=max(memory),
-        samples_total_ms=totals,
-    )
-    return cold_start, first_body
+@dataclass(frozen=True)
+class ColdCell:
+    """One variant to cold-start: its task root, first event and configuration."""
+
+    variant: str
+    task_root: Path
+    event: Mapping[str, Any]
+    config: FunctionConfig
+    load_at_init: bool
+
+
+@dataclass
+class _Samples:
+    totals: list[float] = field(default_factory=list)
+    imports: list[float] = field(default_factory=list)
+    loads: list[float] = field(default_factory=list)
+    firsts: list[float] = field(default_factory=list)
+    memory: list[float] = field(default_factory=list)
+    first_body: dict[str, Any] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+    def result(self) -> ColdStart:
+        low, high = median_interval(self.totals)
+        return ColdStart(
+            runs=len(self.totals),
+            total_ms=median(self.totals),
+            import_ms=median(self.imports),
+            load_ms=median(self.loads),
+            first_inference_ms=median(self.firsts),
+            max_memory_mb=max(self.memory),
+            samples_total_ms=list(self.totals),
+            ci_low_ms=low,
+            ci_high_ms=high,
+        )
+
+
+def _sample(cell: ColdCell, samples: _Samples) -> float:
+    started = time.monotonic()
+    cold, load, body = _one_cold_start(cell.task_root, cell.event, cell.config)
+    samples.elapsed_s += time.monotonic() - started
+    samples.first_body = samples.first_body or body
+    import_ms = max(0.0, cold.init_ms - load) if cell.load_at_init else cold.init_ms
+    samples.totals.append(cold.total_ms)
+    samples.imports.append(import_ms)
+    samples.loads.append(load)
+    samples.firsts.append(max(0.0, cold.total_ms - import_ms - load))
+    samples.memory.append(cold.max_memory_used_mb)
+    return float(cold.total_ms)
+
+
+def measure_cold_starts(
+    cells: list[ColdCell], sampling: Sampling, progress: Progress = print
+) -> dict[str, tuple[ColdStart, dict[str, Any]]]:
+    """Each variant's median cold start (each part its own median) and first response.
+
+    Interleaved: every round cold-starts each variant still sampling once, in turn, so a change in the
+    machine's load reaches every variant alike and their ratios hold. A variant stops by `sampling`.
+    """
+    samples = {cell.variant: _Samples() for cell in cells}
+    active = list(cells)
+    while active:
+        for cell in list(active):
+            cell_samples = samples[cell.variant]
+            total = _sample(cell, cell_samples)
+            progress(f"    {cell.variant}: cold start {len(cell_samples.totals)}: {total:.0f} ms")
+            if sampling.done(cell_samples.totals, cell_samples.elapsed_s):
+                active.remove(cell)
+    return {name: (s.result(), s.first_body) for name, s in samples.items()}

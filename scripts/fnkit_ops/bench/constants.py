@@ -4,18 +4,31 @@ from __future__ import annotations
 
 from typing import Final
 
+from fnkit_ops.bench.sampling import Sampling
+
 VARIANT_TORCH: Final = "torch-eager-fp32"
 VARIANT_ONNX_FP32: Final = "onnx-fp32"
 VARIANT_SHIPPED: Final = "onnx-shipped"
-VARIANTS: Final = (VARIANT_TORCH, VARIANT_ONNX_FP32, VARIANT_SHIPPED)
+VARIANT_FLOOR: Final = "onnx-floor"
+"""The bare handler (`bench/floor/`): the least any function serving the artifact does."""
+VARIANTS: Final = (VARIANT_TORCH, VARIANT_ONNX_FP32, VARIANT_SHIPPED, VARIANT_FLOOR)
 
+ADAPTIVE_COLD: Final = Sampling(min_runs=7, max_runs=40, rel_halfwidth=0.05, budget_s=25.0)
+"""Cold starts per variant by default: until the median's 95 % interval is within ±5 % (7 at least),
+or 25 s of cold starts (3 at least: the torch baseline's take seconds each), or 40."""
+ADAPTIVE_WARM: Final = Sampling(min_runs=20, max_runs=5000, rel_halfwidth=0.05, budget_s=2.0)
+"""Warm calls per (variant, threads, batch, handler | raw), same rule, 2 s budget per figure."""
 DEFAULT_COLD_RUNS: Final = 5
-"""Fresh processes per variant for the cold start (median reported)."""
+"""`--full`: fresh processes per variant for the cold start (median reported)."""
 DEFAULT_WARM_RUNS: Final = 200
-"""Timed warm calls per (variant, threads, batch) after warm-up."""
+"""`--full`: timed warm calls per (variant, threads, batch) after warm-up."""
 QUICK_COLD_RUNS: Final = 2
 QUICK_WARM_RUNS: Final = 20
 WARMUP_CALLS: Final = 10
+IMPORT_TABLE_VARIANTS: Final = (VARIANT_SHIPPED, VARIANT_FLOOR)
+"""Variants whose imports the report breaks down by package."""
+IMPORT_TIME_RUNS: Final = 3
+"""`python -X importtime` runs per variant for the report's import table (median per package)."""
 
 BATCH_SIZES: Final = (1, 8)
 THREAD_COUNTS: Final = (1, 2)
@@ -51,7 +64,8 @@ LATENCY_TIE_TOLERANCE: Final = 0.01
 BENCH_JSON: Final = "bench.json"
 REPORT_MD: Final = "report.md"
 CHART_PNG: Final = "bench.png"
-BENCH_SCHEMA_VERSION: Final = 1
+BENCH_SCHEMA_VERSION: Final = 2
+"""2: the floor variant, sample counts and median intervals, the import table, SnapStart costs."""
 
 BASELINE_REQUIREMENTS: Final = ("torch==2.13.0", "numpy==2.4.6")
 """The torch baseline's task root: the torch CPU wheel (pip takes it from the local wheel folder)."""

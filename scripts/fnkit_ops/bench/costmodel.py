@@ -16,6 +16,10 @@ The model, stated once (docs/performance.md repeats it):
   Lambda bills INIT since August 2025).
 - Expected latency and cost blend warm and cold invocations by the cold-start fraction, which Lambda
   Power Tuning leaves out.
+- SnapStart (Python) adds two charges and removes the on-demand init: caching each published
+  version's snapshot (GB of memory x seconds it is active) and each restore (GB of memory). The restore
+  latency itself cannot be measured locally (no snapshot is taken), so the model reports the charges
+  beside what on-demand cold starts are billed, not a latency.
 """
 
 from __future__ import annotations
@@ -161,3 +165,22 @@ def estimate_grid(
         for arch in prices.architectures
         for size in memory_sizes
     ]
+
+
+SECONDS_PER_MONTH = 30 * 24 * 3600
+
+
+def snapstart_charges(
+    memory_mb: int, cold_ms: float, prices: PriceTable, architecture: str
+) -> tuple[float, float, float]:
+    """(cache $ per version-month, restore $ per million restores, on-demand cold $ per million).
+
+    The last is one million cold invocations billed for the estimated cold start (init included);
+    a restored environment skips that init but pays the restore charge, its restore duration and hooks.
+    """
+    gb = memory_mb / 1024
+    cache = gb * SECONDS_PER_MONTH * prices.snapstart_cache_gb_second_usd
+    restore = gb * prices.snapstart_restore_gb_usd * 1_000_000
+    price = prices.architectures[architecture]
+    on_demand = invocation_cost_usd(cold_ms, memory_mb, price, prices.billing_granularity_ms) * 1_000_000
+    return cache, restore, on_demand

@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from fnkit_ops.bench.constants import MEMORY_SIZES_MB
-from fnkit_ops.bench.costmodel import Workload, estimate_grid
+from fnkit_ops.bench.constants import MEMORY_SIZES_MB, VARIANT_SHIPPED
+from fnkit_ops.bench.costmodel import Workload, estimate_grid, snapstart_charges
 from fnkit_ops.bench.prices import PriceTable
 from fnkit_ops.bench.recommend import recommend
-from fnkit_ops.bench.results import MemoryChoice, VariantResult
+from fnkit_ops.bench.results import MemoryChoice, SnapStartCost, VariantResult
 
 
 def workload_of(result: VariantResult) -> Workload | None:
@@ -56,3 +56,20 @@ def memory_grid(result: VariantResult, prices: PriceTable, cold_fraction: float)
     if workload is None:
         return []
     return [asdict(e) for e in estimate_grid(workload, MEMORY_SIZES_MB, prices, cold_fraction)]
+
+
+def snapstart_costs(
+    results: list[VariantResult], choices: list[MemoryChoice], prices: PriceTable
+) -> list[SnapStartCost]:
+    """SnapStart's charges for the shipped variant at each architecture's balanced memory size."""
+    if not any(r.variant == VARIANT_SHIPPED for r in results):
+        return []
+    costs = []
+    for choice in choices:
+        if choice.variant != VARIANT_SHIPPED or choice.strategy != "balanced":
+            continue
+        cache, restore, on_demand = snapstart_charges(
+            choice.memory_mb, choice.cold_ms, prices, choice.architecture
+        )
+        costs.append(SnapStartCost(choice.architecture, choice.memory_mb, cache, restore, on_demand))
+    return costs

@@ -1,4 +1,4 @@
-"""Turn a registry model into the three variants' task roots (build side: imports torch)."""
+"""Turn a registry model into the variants' task roots (build side: imports torch)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from fnkit_runtime.manifest import Manifest
 
 from fnkit_ops.bench import constants as k
+from fnkit_ops.bench import floor
 from fnkit_ops.bench.baseline.export import HANDLER, HANDLER_FILE, HANDLER_MODULE
 from fnkit_ops.bench.variants import AccuracyEvaluator, export_baseline, export_fp32
 from fnkit_ops.invoke.function import assemble_function, function_config, locate_built_model
@@ -24,7 +25,8 @@ Progress = Callable[[str], None]
 def prepare_variants(
     name: str, options: BenchOptions, workdir: Path, progress: Progress
 ) -> tuple[list[VariantPlan], Manifest]:
-    """int8 (as built), fp32 (exported here) and the torch baseline, each in its own task root."""
+    """int8 (as built), the bare floor on the same artifact, fp32 (exported here) and the torch
+    baseline, each in its own task root."""
     from fnkit_build.factory import load_bundle
     from fnkit_build.registry import load_registry
 
@@ -48,6 +50,33 @@ def prepare_variants(
             function_config(built),
             "onnx",
             False,
+            built.manifest.artifact.bytes,
+            acc.name,
+            acc.value,
+        )
+    )
+
+    progress("  onnx-floor: the bare handler on the same artifact and dependency layer")
+    shipped_config = function_config(built)
+    floor_root = assemble_task_root(
+        workdir / "root-floor",
+        built.requirements,
+        {f"{floor.HANDLER_MODULE}.py": floor.HANDLER_FILE, "model": built.model_dir},
+    )
+    plans.append(
+        VariantPlan(
+            k.VARIANT_FLOOR,
+            "bare onnxruntime handler, session at import",
+            floor_root,
+            FunctionConfig(
+                function_name=f"{shipped_config.function_name}-floor",
+                memory_mb=shipped_config.memory_mb,
+                model=name,
+                handler=floor.HANDLER,
+                env=shipped_config.env,
+            ),
+            "floor",
+            True,
             built.manifest.artifact.bytes,
             acc.name,
             acc.value,

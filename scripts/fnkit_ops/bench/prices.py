@@ -35,18 +35,28 @@ class PriceTable:
     region: str
     architectures: dict[str, ArchPrice]
     billing_granularity_ms: int = 1
+    snapstart_cache_gb_second_usd: float = 0.0
+    """SnapStart (Python): caching a published version's snapshot, per GB of memory per second."""
+    snapstart_restore_gb_usd: float = 0.0
+    """SnapStart (Python): each restore of an environment, per GB of memory."""
 
     def __post_init__(self) -> None:
         if not self.architectures:
             raise PriceTableError("price table lists no architecture")
         if self.billing_granularity_ms < 1:
             raise PriceTableError("billing_granularity_ms must be at least 1")
+        if self.snapstart_cache_gb_second_usd < 0 or self.snapstart_restore_gb_usd < 0:
+            raise PriceTableError("SnapStart prices must not be negative")
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,
             "region": self.region,
             "billing_granularity_ms": self.billing_granularity_ms,
+            "snapstart": {
+                "cache_gb_second_usd": self.snapstart_cache_gb_second_usd,
+                "restore_gb_usd": self.snapstart_restore_gb_usd,
+            },
             "architectures": {
                 arch: {
                     "gb_second_usd": p.gb_second_usd,
@@ -99,4 +109,18 @@ def load_prices(path: Path | None = None) -> PriceTable:
         region=str(data.get("region", "")),
         architectures={arch: _arch_price(source_path, arch, e) for arch, e in archs.items()},
         billing_granularity_ms=int(data.get("billing_granularity_ms", 1)),
+        **_snapstart(source_path, data.get("snapstart", {})),
     )
+
+
+def _snapstart(path: Path, entry: Any) -> dict[str, float]:
+    """The optional `snapstart` table: cache and restore prices (0 when absent)."""
+    if not isinstance(entry, dict):
+        raise PriceTableError(f"price table {path}: snapstart is not a table")
+    try:
+        return {
+            "snapstart_cache_gb_second_usd": float(entry.get("cache_gb_second_usd", 0.0)),
+            "snapstart_restore_gb_usd": float(entry.get("restore_gb_usd", 0.0)),
+        }
+    except (TypeError, ValueError) as exc:
+        raise PriceTableError(f"price table {path}: snapstart: {exc}") from exc

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from fnkit_ops.bench.constants import BATCH_SIZES, THREAD_COUNTS, VARIANT_SHIPPED
-from fnkit_ops.bench.results import BenchRun, ModelBench, VariantResult
+from fnkit_ops.bench.results import BenchRun, ColdStart, ModelBench, VariantResult
 from fnkit_ops.bench.stats import LatencyStats
 
 
@@ -35,6 +35,20 @@ def _p50_p99(stats: LatencyStats | None) -> str:
     return "–" if stats is None else f"{format_ms(stats.p50_ms)} / {format_ms(stats.p99_ms)}"
 
 
+def _interval(halfwidth: float, runs: int) -> str:
+    """The median's 95 % interval as ± % of it, and the sample count."""
+    return f"±{halfwidth * 100:.1f}% n={runs}"
+
+
+def _p50_with_interval(stats: LatencyStats) -> str:
+    interval = _interval(stats.p50_halfwidth, stats.runs)
+    return f"{format_ms(stats.p50_ms)} / {format_ms(stats.p99_ms)} ({interval})"
+
+
+def _cold_total(cold: ColdStart | None) -> str:
+    return "–" if cold is None else f"{format_ms(cold.total_ms)} ({_interval(cold.halfwidth, cold.runs)})"
+
+
 def _summary_rows(variants: list[VariantResult]) -> Iterable[list[str]]:
     for v in variants:
         cold = v.cold
@@ -48,7 +62,7 @@ def _summary_rows(variants: list[VariantResult]) -> Iterable[list[str]]:
             f"**{v.variant}**<br>{v.detail}",
             format_bytes(v.artifact_bytes),
             format_bytes(v.footprint_bytes),
-            format_ms(cold.total_ms) if cold else "–",
+            _cold_total(cold),
             split,
             f"{v.peak_memory_mb:.0f}" if v.peak_memory_mb else "–",
             _p50_p99(w11.handler if w11 else None),
@@ -67,8 +81,8 @@ def _latency_rows(variants: list[VariantResult]) -> Iterable[list[str]]:
                     v.variant,
                     str(threads),
                     str(batch),
-                    _p50_p99(w.handler),
-                    _p50_p99(w.raw),
+                    _p50_with_interval(w.handler),
+                    _p50_with_interval(w.raw),
                     f"{w.overhead_ms:+.3f}",
                 ]
 
@@ -109,6 +123,49 @@ def _agreement_line(model: ModelBench) -> str:
     )
 
 
+def _import_lines(model: ModelBench) -> list[str]:
+    if not model.imports:
+        return []
+    variants = list(dict.fromkeys(row.variant for row in model.imports))
+    by = {(row.variant, row.package): row.microseconds for row in model.imports}
+    packages = list(dict.fromkeys(row.package for row in model.imports))
+    rows = [[name, *(f"{by.get((v, name), 0) / 1000:.1f}" for v in variants)] for name in packages]
+    rows.append(["**total**", *(f"{sum(by.get((v, n), 0) for n in packages) / 1000:.1f}" for v in variants)])
+    return [
+        "",
+        "Where the import time goes (`python -X importtime` of the runtime client and the handler module "
+        "in each task root, self time per top-level package, ms, median of fresh processes; the floor "
+        "creates its session at import, fnkit on the first request, which the load column above shows):",
+        "",
+        *_table(["package", *variants], rows),
+    ]
+
+
+def _snapstart_lines(model: ModelBench) -> list[str]:
+    if not model.snapstart:
+        return []
+    rows = [
+        [
+            s.architecture,
+            str(s.memory_mb),
+            f"${s.cache_usd_per_month:.2f}",
+            f"${s.restore_usd_per_million:.2f}",
+            f"${s.on_demand_init_usd_per_million:.2f}",
+        ]
+        for s in model.snapstart
+    ]
+    return [
+        "",
+        "SnapStart's charges for the shipped variant at the balanced size (restore latency is measurable "
+        "on AWS only; a restore skips the on-demand init billed in the last column):",
+        "",
+        *_table(
+            ["arch", "MB", "cache $ / version-month", "restore $ / 1M restores", "on-demand cold $ / 1M"],
+            rows,
+        ),
+    ]
+
+
 def render_model(model: ModelBench) -> list[str]:
     lines = [f"## {model.model}", ""]
     lines += _table(
@@ -116,7 +173,7 @@ def render_model(model: ModelBench) -> list[str]:
             "variant",
             "artifact",
             "task root",
-            "cold start ms",
+            "cold start ms (median, 95% interval)",
             "import / load / 1st inference ms",
             "peak MiB",
             "warm p50 / p99 ms (b1, 1 thr, handler)",
@@ -124,13 +181,19 @@ def render_model(model: ModelBench) -> list[str]:
         ],
         _summary_rows(model.variants),
     )
-    lines += ["", "Warm latency in ms, p50 / p99, through the handler and on the raw session:", ""]
+    lines += _import_lines(model)
+    lines += [
+        "",
+        "Warm latency in ms, p50 / p99 (the p50's 95% interval, samples), through the handler and on the "
+        "raw session:",
+        "",
+    ]
     lines += _table(
         ["variant", "threads", "batch", "handler", "raw session", "overhead p50"],
         _latency_rows(model.variants),
     )
     lines += ["", _agreement_line(model), ""]
-    lines += ["Targets (from issue 6; ratios are what count):", ""]
+    lines += ["Targets (from issues 6 and 10; ratios are what count):", ""]
     lines += _table(["target", "measure", "measured", "required", "result"], _target_rows(model))
     lines += [
         "",
@@ -143,6 +206,7 @@ def render_model(model: ModelBench) -> list[str]:
         ["variant", "arch", "best for", "MB", "threads", "expected ms", "warm ms", "cold ms", "$ / 1M req"],
         _memory_rows(model),
     )
+    lines += _snapstart_lines(model)
     return [*lines, ""]
 
 
@@ -156,10 +220,14 @@ def render_report(run: BenchRun) -> str:
         "",
         f"Machine: {machine}.",
         "",
+        f"Wall time: {run.wall_s / 60:.1f} min.",
+        "",
         f"Settings: {settings}. Prices: {run.prices.get('source', '')}.",
         "",
         "Cold start = fresh process through the local Lambda Runtime API (awslambdaric) to the first "
-        "response, median. Task root = bytes of everything the variant's function needs, assembled as "
+        "response, median; a model's variants are cold-started in interleaved rounds, each until its "
+        "median's 95% interval is within ±5% or its time budget is spent. "
+        "Task root = bytes of everything the variant's function needs, assembled as "
         "`fnkit invoke` does. Sizes in decimal units.",
         "",
     ]

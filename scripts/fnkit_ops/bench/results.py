@@ -24,6 +24,14 @@ class ColdStart:
     """The rest of the first invocation: request handling and the first run."""
     max_memory_mb: float
     samples_total_ms: list[float] = field(default_factory=list)
+    ci_low_ms: float = 0.0
+    """The total's median, 95 % interval (`sampling.median_interval`)."""
+    ci_high_ms: float = 0.0
+
+    @property
+    def halfwidth(self) -> float:
+        """Half the total's interval, as a fraction of the median."""
+        return (self.ci_high_ms - self.ci_low_ms) / 2 / self.total_ms if self.total_ms > 0 else 0.0
 
 
 @dataclass(frozen=True)
@@ -45,7 +53,7 @@ class WarmLatency:
 class VariantResult:
     model: str
     variant: str
-    """torch-eager-fp32 | onnx-fp32 | onnx-shipped."""
+    """torch-eager-fp32 | onnx-fp32 | onnx-shipped | onnx-floor."""
     detail: str
     """What the variant is, e.g. the build candidate's name or the baseline's stack."""
     artifact_bytes: int
@@ -88,6 +96,29 @@ class MemoryChoice:
 
 
 @dataclass(frozen=True)
+class ImportRow:
+    """One top-level package's cumulative import time in a variant's task root (µs, median of runs)."""
+
+    variant: str
+    package: str
+    microseconds: int
+
+
+@dataclass(frozen=True)
+class SnapStartCost:
+    """SnapStart's charges at one memory size, beside what an on-demand cold start is billed."""
+
+    architecture: str
+    memory_mb: int
+    cache_usd_per_month: float
+    """Caching the snapshot of one published version for a 30-day month."""
+    restore_usd_per_million: float
+    """Restoring one million environments (restore latency itself is measurable on AWS only)."""
+    on_demand_init_usd_per_million: float
+    """Billing one million on-demand cold starts' init and first invocation, from the measured start."""
+
+
+@dataclass(frozen=True)
 class ModelBench:
     model: str
     registry_memory_mb: int
@@ -99,6 +130,10 @@ class ModelBench:
     """Every estimate of the memory model for the shipped variant (for bench.json only)."""
     rie_agreement: EmulatorAgreement | None = None
     """The shipped variant's answers under AWS's Runtime Interface Emulator vs fnkit's Runtime API."""
+    imports: list[ImportRow] = field(default_factory=list)
+    """Where the shipped function's and the floor's import time goes (`python -X importtime`)."""
+    snapstart: list[SnapStartCost] = field(default_factory=list)
+    """What SnapStart would cost for the shipped variant at its balanced memory sizes."""
 
     def variant(self, name: str) -> VariantResult | None:
         return next((v for v in self.variants if v.variant == name), None)
@@ -113,3 +148,5 @@ class BenchRun:
     settings: dict[str, Any]
     prices: dict[str, Any]
     models: list[ModelBench]
+    wall_s: float = 0.0
+    """The bench's wall time, preparation included (report writing excepted)."""

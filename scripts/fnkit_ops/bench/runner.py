@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import shutil
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -15,14 +17,16 @@ from fnkit_runtime.manifest import write_atomic
 from fnkit_ops.bench import constants as k
 from fnkit_ops.bench.agreement import check_rie_agreement
 from fnkit_ops.bench.chart import write_chart
-from fnkit_ops.bench.cold import measure_cold_start
+from fnkit_ops.bench.cold import ColdCell, measure_cold_starts
 from fnkit_ops.bench.exceptions import BenchError
+from fnkit_ops.bench.importtime import import_table
 from fnkit_ops.bench.machine import batch_events, machine_info
-from fnkit_ops.bench.memory import memory_choices, memory_grid
+from fnkit_ops.bench.memory import memory_choices, memory_grid, snapstart_costs
 from fnkit_ops.bench.prices import PriceTable
 from fnkit_ops.bench.registry_edit import write_memory_size
 from fnkit_ops.bench.report import render_report
-from fnkit_ops.bench.results import BenchRun, ModelBench, VariantResult
+from fnkit_ops.bench.results import BenchRun, ColdStart, ModelBench, VariantResult
+from fnkit_ops.bench.sampling import Sampling
 from fnkit_ops.bench.targets import check_targets
 from fnkit_ops.bench.warm import WarmSpec, run_worker
 from fnkit_ops.invoke.process import FunctionConfig
@@ -38,8 +42,8 @@ class BenchOptions:
     registry: Path
     artifacts: Path
     prices: PriceTable
-    cold_runs: int = k.DEFAULT_COLD_RUNS
-    warm_runs: int = k.DEFAULT_WARM_RUNS
+    cold_sampling: Sampling = k.ADAPTIVE_COLD
+    warm_sampling: Sampling = k.ADAPTIVE_WARM
     warmup: int = k.WARMUP_CALLS
     skip_baseline: bool = False
     write_registry: bool = False
@@ -56,34 +60,33 @@ class VariantPlan:
     task_root: TaskRoot
     config: FunctionConfig
     kind: str
-    """onnx | torch: what the worker times as the raw model call."""
+    """onnx | floor | torch: what the worker times as the raw model call."""
     load_at_init: bool
     artifact_bytes: int
     metric_name: str
     metric_value: float
 
 
-def measure_variant(
-    plan: VariantPlan, events: dict[int, dict[str, Any]], options: BenchOptions, progress: Progress
-) -> tuple[VariantResult, dict[str, Any]]:
-    """Cold start, then warm latency at each thread count; returns the result and the first response."""
-    progress(f"  {plan.variant}: {plan.task_root.total_bytes / 1e6:.0f} MB task root; cold starts")
-    cold, first = measure_cold_start(
-        plan.task_root.path,
-        events[min(events)],
-        plan.config,
-        runs=options.cold_runs,
-        load_at_init=plan.load_at_init,
-        progress=progress,
-    )
+def measure_warm(
+    plan: VariantPlan,
+    cold: ColdStart,
+    events: dict[int, dict[str, Any]],
+    options: BenchOptions,
+    progress: Progress,
+) -> VariantResult:
+    """Warm latency at each thread count (a fresh worker process each), with the measured cold start."""
+    progress(f"  {plan.variant}: {plan.task_root.total_bytes / 1e6:.0f} MB task root; warm latency")
     warm, peaks = [], [cold.max_memory_mb]
-    spec = WarmSpec(plan.task_root.path, plan.config, plan.kind, events, options.warm_runs, options.warmup)
+    spec = WarmSpec(
+        plan.task_root.path, plan.config, plan.kind, events, options.warm_sampling, options.warmup
+    )
     for threads in k.THREAD_COUNTS:
-        progress(f"    warm latency, {threads} thread(s), batches {sorted(events)}")
         latencies, peak = run_worker(spec, threads, options.out)
+        runs = ", ".join(f"b{w.batch} {w.handler.runs}/{w.raw.runs}" for w in latencies)
+        progress(f"    {threads} thread(s): handler/raw samples {runs}")
         warm += latencies
         peaks.append(peak)
-    result = VariantResult(
+    return VariantResult(
         model=plan.config.model or "",
         variant=plan.variant,
         detail=plan.detail,
@@ -95,26 +98,32 @@ def measure_variant(
         warm=warm,
         peak_memory_mb=max(peaks),
     )
-    return result, first
+
+
+SAME_MODEL_PAIRS = ((k.VARIANT_TORCH, k.VARIANT_ONNX_FP32), (k.VARIANT_FLOOR, k.VARIANT_SHIPPED))
+"""Variants that must answer alike: the torch baseline and ONNX fp32 (same model), the floor and the
+shipped function (same artifact and session options)."""
 
 
 def check_same_model(model: str, answers: dict[str, dict[str, Any]], atol: float = 1e-3) -> None:
-    """The torch baseline and ONNX fp32 must answer the same request alike: same model, compared."""
+    """Each pair of `SAME_MODEL_PAIRS` must answer the same request alike, or the bench compares
+    different things."""
     import numpy as np
 
-    torch_answer, fp32_answer = answers.get(k.VARIANT_TORCH), answers.get(k.VARIANT_ONNX_FP32)
-    if torch_answer is None or fp32_answer is None:
-        return
-    for name, expected in fp32_answer["outputs"].items():
-        actual = torch_answer["outputs"].get(name)
-        if actual is None or np.shape(actual) != np.shape(expected):
-            raise BenchError(f"{model}: the torch baseline's output {name!r} differs in shape from ONNX fp32")
-        diff = float(np.max(np.abs(np.asarray(actual) - np.asarray(expected))))
-        if diff > atol:
-            raise BenchError(
-                f"{model}: the torch baseline and ONNX fp32 disagree on {name!r} (max abs diff {diff:.3g}); "
-                "the benchmark would compare different models"
-            )
+    for left, right in SAME_MODEL_PAIRS:
+        left_answer, right_answer = answers.get(left), answers.get(right)
+        if left_answer is None or right_answer is None:
+            continue
+        for name, expected in right_answer["outputs"].items():
+            actual = left_answer["outputs"].get(name)
+            if actual is None or np.shape(actual) != np.shape(expected):
+                raise BenchError(f"{model}: {left}'s output {name!r} differs in shape from {right}'s")
+            diff = float(np.max(np.abs(np.asarray(actual) - np.asarray(expected))))
+            if diff > atol:
+                raise BenchError(
+                    f"{model}: {left} and {right} disagree on {name!r} (max abs diff {diff:.3g}); "
+                    "the benchmark would compare different models"
+                )
 
 
 def _shipped_grid(results: list[VariantResult], options: BenchOptions) -> list[dict[str, Any]]:
@@ -128,25 +137,38 @@ def bench_model(name: str, options: BenchOptions, workdir: Path, progress: Progr
     progress(f"{name}: preparing variants")
     plans, manifest = prepare_variants(name, options, workdir / name, progress)
     events = batch_events(manifest, k.BATCH_SIZES)
-    results, answers = [], {}
-    for plan in plans:
-        result, answers[plan.variant] = measure_variant(plan, events, options, progress)
-        results.append(result)
+    progress(f"{name}: cold starts, interleaved ({', '.join(p.variant for p in plans)})")
+    cells = [
+        ColdCell(p.variant, p.task_root.path, events[min(events)], p.config, p.load_at_init) for p in plans
+    ]
+    colds = measure_cold_starts(cells, options.cold_sampling, progress)
+    answers = {plan.variant: colds[plan.variant][1] for plan in plans}
+    results = [measure_warm(plan, colds[plan.variant][0], events, options, progress) for plan in plans]
     check_same_model(name, answers)
     shipped = next(plan for plan in plans if plan.variant == k.VARIANT_SHIPPED)
     progress(f"  {shipped.variant}: the same batch events under AWS's Runtime Interface Emulator")
     agreement = check_rie_agreement(
         name, shipped.task_root.path, shipped.config, manifest.function.architecture, list(events.values())
     )
+    by_variant = {plan.variant: plan for plan in plans}
+    memory = memory_choices(results, options.prices, options.cold_fraction)
     return ModelBench(
         model=name,
         registry_memory_mb=manifest.function.memory_mb,
         registry_architecture=manifest.function.architecture,
         variants=results,
         targets=check_targets(name, results),
-        memory=memory_choices(results, options.prices, options.cold_fraction),
+        memory=memory,
         grid=_shipped_grid(results, options),
         rie_agreement=agreement,
+        imports=import_table(
+            [
+                (v, by_variant[v].task_root.path, by_variant[v].config)
+                for v in k.IMPORT_TABLE_VARIANTS
+                if v in by_variant
+            ]
+        ),
+        snapstart=snapstart_costs(results, memory, options.prices),
     )
 
 
@@ -159,6 +181,8 @@ def write_outputs(run: BenchRun, out: Path) -> list[Path]:
 
 
 def run_bench(options: BenchOptions, progress: Progress = print) -> BenchRun:
+    started = time.monotonic()
+    load_before = os.getloadavg()[0]
     options.out.mkdir(parents=True, exist_ok=True)
     workdir = options.out.resolve() / "work"
     try:
@@ -169,10 +193,15 @@ def run_bench(options: BenchOptions, progress: Progress = print) -> BenchRun:
         schema_version=k.BENCH_SCHEMA_VERSION,
         created_at=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         command=options.command,
-        machine=machine_info(),
+        machine={
+            **machine_info(),
+            "load_1min_start": round(load_before, 2),
+            "load_1min_end": round(os.getloadavg()[0], 2),
+        },
+        wall_s=round(time.monotonic() - started, 1),
         settings={
-            "cold_runs": options.cold_runs,
-            "warm_runs": options.warm_runs,
+            "cold_sampling": options.cold_sampling.to_dict(),
+            "warm_sampling": options.warm_sampling.to_dict(),
             "cold_fraction": options.cold_fraction,
             "batches": list(k.BATCH_SIZES),
             "threads": list(k.THREAD_COUNTS),

@@ -14,6 +14,7 @@ from fnkit_runtime.constants import INTRA_OP_THREADS_ENV
 
 from fnkit_ops.bench.exceptions import BenchError
 from fnkit_ops.bench.results import WarmLatency
+from fnkit_ops.bench.sampling import Sampling
 from fnkit_ops.bench.stats import LatencyStats
 from fnkit_ops.invoke.process import FunctionConfig, base_python, lambda_environment
 
@@ -27,10 +28,11 @@ class WarmSpec:
     task_root: Path
     config: FunctionConfig
     kind: str
-    """onnx: raw = the handler's own onnxruntime session; torch: raw = the module's forward."""
+    """onnx: raw = the handler's own onnxruntime session; floor: the floor's session; torch: raw = the
+    module's forward."""
     events: Mapping[int, Mapping[str, Any]]
     """Batch size -> direct-invocation event."""
-    runs: int
+    sampling: Sampling
     warmup: int
 
 
@@ -49,7 +51,7 @@ def run_worker(spec: WarmSpec, threads: int, workdir: Path) -> tuple[list[WarmLa
             "function_name": config.function_name,
             "memory_mb": config.memory_mb,
             "events": {str(b): dict(e) for b, e in spec.events.items()},
-            "runs": spec.runs,
+            "sampling": spec.sampling.to_dict(),
             "warmup": spec.warmup,
         }
         spec_path.write_text(json.dumps(payload), encoding="utf-8")

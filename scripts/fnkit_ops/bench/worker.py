@@ -6,14 +6,17 @@ the task root is the only extra entry, as in Lambda. Standard library at the top
 imported from the task root.
 
 For each batch size it times the handler end to end (a direct invocation, as Lambda calls it) and the
-raw model call on the same inputs: the onnxruntime session's `run` for fnkit's function, the torch
-module's forward under `inference_mode` for the baseline. Writes the samples (ms) as JSON.
+raw model call on the same inputs: the onnxruntime session's `run` for fnkit's function and the
+floor, the torch module's forward under `inference_mode` for the baseline. Each figure is sampled
+until its median is known well enough (`sampling.py`, loaded from beside this file). Writes the
+samples (ms) as JSON.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 import json
 import sys
 import time
@@ -21,6 +24,19 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+
+def _sampling_module() -> Any:
+    """`sampling.py` from beside this file (the task root cannot import fnkit_ops)."""
+    spec = importlib.util.spec_from_file_location(
+        "fnkit_bench_sampling", Path(__file__).with_name("sampling.py")
+    )
+    if spec is None or spec.loader is None:
+        raise SystemExit("sampling.py is missing beside the worker")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the file executes
+    spec.loader.exec_module(module)
+    return module
 
 
 class FakeContext:
@@ -39,15 +55,22 @@ class FakeContext:
         return 30_000
 
 
-def _time_calls(call: Callable[[], Any], runs: int, warmup: int) -> list[float]:
+def _time_calls(call: Callable[[], Any], sampling: Any, warmup: int) -> list[float]:
+    """Timed calls after `warmup` untimed ones, until `sampling` says the median is known."""
     for _ in range(warmup):
         call()
-    samples = []
-    for _ in range(runs):
+    samples: list[float] = []
+    spent = 0.0
+    while True:
         started = time.perf_counter()
         call()
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples
+        took = time.perf_counter() - started
+        spent += took
+        samples.append(took * 1000)
+        if (len(samples) % 10 == 0 or took > 0.02) and sampling.done(samples, spent):
+            return samples
+        if len(samples) >= sampling.max_runs:
+            return samples
 
 
 def _onnx_raw(inputs: Any) -> Callable[[], Any]:
@@ -70,6 +93,11 @@ def _onnx_raw(inputs: Any) -> Callable[[], Any]:
         feeds = decode_tensors(inputs, model.manifest.signature.inputs)
     session, names = model.session, model.output_names
     return lambda: session.run(names, feeds)
+
+
+def _floor_raw(handler_module: Any, inputs: Any) -> Callable[[], Any]:
+    session, feeds = handler_module.SESSION, handler_module.prepare(inputs)
+    return lambda: session.run(None, feeds)
 
 
 def _torch_raw(handler_module: Any, inputs: Any) -> Callable[[], Any]:
@@ -99,14 +127,15 @@ def main(spec_path: str, result_path: str) -> int:
     module = importlib.import_module(module_name)
     handler = getattr(module, func_name)
     context = FakeContext(spec["function_name"], int(spec["memory_mb"]))
-    runs, warmup = int(spec["runs"]), int(spec["warmup"])
+    sampling = _sampling_module().Sampling(**spec["sampling"])
+    warmup = int(spec["warmup"])
+    raw_of = {"torch": _torch_raw, "floor": _floor_raw}.get(spec["kind"])
     results: dict[str, Any] = {}
     for batch, event in spec["events"].items():
         _check(handler(event, context))
-        handler_ms = _time_calls(functools.partial(handler, event, context), runs, warmup)
-        is_torch = spec["kind"] == "torch"
-        raw = _torch_raw(module, event["inputs"]) if is_torch else _onnx_raw(event["inputs"])
-        raw_ms = _time_calls(raw, runs, warmup)
+        handler_ms = _time_calls(functools.partial(handler, event, context), sampling, warmup)
+        raw = raw_of(module, event["inputs"]) if raw_of else _onnx_raw(event["inputs"])
+        raw_ms = _time_calls(raw, sampling, warmup)
         results[batch] = {"handler_ms": handler_ms, "raw_ms": raw_ms}
     peak_mb = _peak_rss_mib()
     Path(result_path).write_text(json.dumps({"batches": results, "peak_rss_mb": peak_mb}), encoding="utf-8")
