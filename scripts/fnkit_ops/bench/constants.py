@@ -13,11 +13,12 @@ VARIANT_FLOOR: Final = "onnx-floor"
 """The bare handler (`bench/floor/`): the least any function serving the artifact does."""
 VARIANTS: Final = (VARIANT_TORCH, VARIANT_ONNX_FP32, VARIANT_SHIPPED, VARIANT_FLOOR)
 
-ADAPTIVE_COLD: Final = Sampling(min_runs=7, max_runs=40, rel_halfwidth=0.05, budget_s=25.0)
+ADAPTIVE_COLD: Final = Sampling(min_runs=7, max_runs=30, rel_halfwidth=0.05, budget_s=15.0)
 """Cold starts per variant by default: until the median's 95 % interval is within ±5 % (7 at least),
-or 25 s of cold starts (3 at least: the torch baseline's take seconds each), or 40."""
-ADAPTIVE_WARM: Final = Sampling(min_runs=20, max_runs=5000, rel_halfwidth=0.05, budget_s=2.0)
-"""Warm calls per (variant, threads, batch, handler | raw), same rule, 2 s budget per figure."""
+or 15 s of cold starts (3 at least: the torch baseline's take seconds each), or 30."""
+ADAPTIVE_WARM: Final = Sampling(min_runs=20, max_runs=5000, rel_halfwidth=0.05, budget_s=1.0)
+"""Warm calls per (variant, threads, batch, handler | raw), same rule, 1 s budget per figure (warm-up
+calls stop at a tenth of it)."""
 DEFAULT_COLD_RUNS: Final = 5
 """`--full`: fresh processes per variant for the cold start (median reported)."""
 DEFAULT_WARM_RUNS: Final = 200
