@@ -217,3 +217,58 @@ def test_valid_text_registry_loads(tmp_path: Path) -> None:
     spec = load_registry(path).models["m"]
     assert spec.text is not None and spec.text.tokenizer_file == "tokenizer.json"
     assert spec.inputs[0].shape == ("batch", "sequence")
+
+
+@pytest.mark.parametrize(
+    ("function", "expected"),
+    [
+        pytest.param(
+            'function = { memory_mb = 1024, architecture = "x86_64", snapstart = true, '
+            "provisioned_concurrency = 2 }",
+            "SnapStart cannot be combined with provisioned_concurrency",
+            id="snapstart-with-provisioned-concurrency",
+        ),
+        pytest.param(
+            'function = { memory_mb = 1024, architecture = "x86_64", snapstart = "yes" }',
+            "field 'function.snapstart'",
+            id="snapstart-not-a-boolean",
+        ),
+    ],
+)
+def test_snapstart_conflicts_are_registry_errors(tmp_path: Path, function: str, expected: str) -> None:
+    path = tmp_path / "models.toml"
+    path.write_text(
+        _edit('function = { memory_mb = 1024, architecture = "x86_64" }', function), encoding="utf-8"
+    )
+    with pytest.raises(RegistryError, match=expected):
+        load_registry(path)
+
+
+def test_snapstart_needs_a_python_312_base_image(tmp_path: Path) -> None:
+    from fnkit_build.registry import _Entry
+    from fnkit_build.stack import stack_spec
+
+    table = {"function": {"memory_mb": 1024, "architecture": "x86_64", "snapstart": True}}
+    entry = _Entry(tmp_path / "models.toml", "m", table)
+    assert stack_spec(entry).snapstart and stack_spec(entry).load_at_init
+    with pytest.raises(RegistryError, match=r"SnapStart needs Python 3\.12"):
+        stack_spec(entry, python=(3, 11))
+
+
+def test_snapstart_renders_published_versions_and_load_at_init(tmp_path: Path) -> None:
+    from fnkit_ops.render.template import function
+
+    # GIVEN a model with SnapStart on, and the same without
+    path = tmp_path / "models.toml"
+    path.write_text(
+        _edit('architecture = "x86_64" }', 'architecture = "x86_64", snapstart = true }'), encoding="utf-8"
+    )
+    plain_path = tmp_path / "plain.toml"
+    plain_path.write_text(VALID, encoding="utf-8")
+    # WHEN their functions are rendered
+    snap = function(load_registry(path).models["m"])["Properties"]
+    plain = function(load_registry(plain_path).models["m"])["Properties"]
+    # THEN SnapStart applies to published versions and the model loads at init; not without it
+    assert snap["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert snap["Environment"]["Variables"]["FNKIT_LOAD_AT_INIT"] == "true"
+    assert "SnapStart" not in plain and "FNKIT_LOAD_AT_INIT" not in plain["Environment"]["Variables"]
