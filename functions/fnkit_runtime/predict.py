@@ -73,7 +73,9 @@ def plan_tensors(model: LoadedModel, inputs: Any) -> tuple[Plan, int]:
 def _probabilities(rows: np.ndarray) -> np.ndarray:
     """Rows that already are distributions stay as they are; logits go through a softmax."""
     rows = rows.astype(np.float64)
-    if np.all(rows >= 0) and np.allclose(rows.sum(axis=1), 1.0, atol=1e-3):
+    # |sum - 1| <= 1e-3 per row, as np.allclose(sums, 1, atol=1e-3) with rtol's 1e-5 of 1 folded in
+    # (one reduction instead of allclose's several: this runs on every classification request)
+    if rows.min() >= 0 and float(np.abs(rows.sum(axis=1) - 1.0).max()) <= 1e-3 + 1e-5:
         return rows
     shifted = np.exp(rows - rows.max(axis=1, keepdims=True))
     probabilities: np.ndarray = shifted / shifted.sum(axis=1, keepdims=True)

@@ -14,6 +14,7 @@ for minilm than loading from the path.)
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Iterator
@@ -42,7 +43,7 @@ from fnkit_runtime.manifest import (
 from fnkit_runtime.text import TextEncoder
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True)  # no slots: `output_names` is a cached_property in the instance dict
 class LoadedModel:
     manifest: Manifest
     limits: Limits
@@ -52,8 +53,9 @@ class LoadedModel:
     config: RuntimeConfig
     load_ms: float
 
-    @property
+    @functools.cached_property
     def output_names(self) -> list[str]:
+        """Computed once (every invocation asks)."""
         return [spec.name for spec in self.manifest.signature.outputs]
 
     @property
