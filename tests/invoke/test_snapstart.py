@@ -99,8 +99,10 @@ def test_fnkit_snapstart_loads_before_the_snapshot_and_the_first_request_loads_n
     for event in events:
         argv += ["--event", str(event)]
     code, document = _invoke_json(argv, capsys)
-    # THEN both are answered
+    # THEN both are answered, and the cold start names its snapshot point
     assert code == 0
+    (cold,) = document["cold_starts"]
+    assert 0 < cold["snapshot_ms"] <= cold["init_ms"]
     assert [i["ok"] for i in document["invocations"]] == [True, True]
     # AND the logs show the goldens checked before the snapshot, then the restore, then the requests
     records = [json.loads(line["line"]) for line in document["logs"] if line["line"].startswith("{")]

@@ -283,6 +283,11 @@ def _summary(result: RunResult) -> str:
     parts = [
         f"cold start: init {c.init_ms:.1f} ms + first invocation {c.first_invoke_ms:.1f} ms "
         f"= {c.total_ms:.1f} ms"
+        + (
+            ""
+            if c.snapshot_ms is None
+            else f" (SnapStart: snapshot point after {c.snapshot_ms:.1f} ms; no restore is emulated)"
+        )
         for c in result.cold_starts
     ]
     if warm:
