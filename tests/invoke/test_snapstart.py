@@ -149,3 +149,12 @@ def test_snapstart_config_sets_the_init_type_and_load_at_init() -> None:
     assert env["FNKIT_LOAD_AT_INIT"] == "true"
     plain = lambda_environment(Path("/var/task"), "127.0.0.1:1", dataclasses.replace(config, snapstart=False))
     assert plain["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand" and "FNKIT_LOAD_AT_INIT" not in plain
+
+
+def test_snapstart_under_aws_emulator_is_a_usage_error(
+    built_models: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # AWS's Runtime Interface Emulator has no /restore/next: --snapstart needs fnkit's Runtime API
+    argv = ["invoke", "digits", "--snapstart", "--emulator", "rie", "--artifacts", str(built_models)]
+    assert main([*argv, "--event", str(REPO / "events" / "digits-direct.json")]) == 2
+    assert "--snapstart runs on fnkit's Runtime API" in capsys.readouterr().err

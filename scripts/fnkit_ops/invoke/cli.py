@@ -83,10 +83,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--emulator",
         choices=[e.value for e in Emulator],
-        default=Emulator.RIE.value,
+        default=None,
         help="rie (default): AWS's Runtime Interface Emulator, from the SAM CLI wheel (cached in "
         ".fnkit-cache/rie/); fnkit: fnkit's own Runtime API, which also measures peak RSS and splits "
-        "cold from warm",
+        "cold from warm (and the only one with SnapStart's restore endpoints: --snapstart uses it)",
     )
     parser.add_argument(
         "--timeout",
@@ -156,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
     from fnkit_ops.invoke.taskroot import cache_dir
 
     _check_args(args)
-    emulator = Emulator(args.emulator)
+    emulator = _emulator_of(args)
     extra_env = _parse_env(args.env)
     events = _read_events(args.events) * args.repeat
     built = locate_built_model(args.model, artifacts_dir(args.registry, args.artifacts))
@@ -207,6 +207,19 @@ def run(args: argparse.Namespace) -> int:
             "Lambda would end the function"
         )
     return 1 if failures or over else 0
+
+
+def _emulator_of(args: argparse.Namespace) -> Emulator:
+    """AWS's emulator by default; fnkit's Runtime API for --snapstart (the emulator has no
+    /restore/next), where asking for the emulator is a usage error."""
+    if args.snapstart:
+        if args.emulator == Emulator.RIE.value:
+            raise UsageError(
+                "--snapstart runs on fnkit's Runtime API (--emulator fnkit): AWS's emulator has no "
+                "SnapStart restore endpoints"
+            )
+        return Emulator.FNKIT
+    return Emulator(args.emulator or Emulator.RIE.value)
 
 
 def _execute(
