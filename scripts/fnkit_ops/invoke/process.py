@@ -91,9 +91,9 @@ def lambda_environment(task_root: Path, api_address: str, config: FunctionConfig
     }
     if config.model:
         env[MODEL_NAME_ENV] = config.model
-    if config.snapstart:
-        env[LOAD_AT_INIT_ENV] = "true"  # as the template sets for SnapStart models
     env.update(config.env)
+    if config.snapstart:  # as the template renders for SnapStart models, over its Globals' "false"
+        env[LOAD_AT_INIT_ENV] = "true"
     return env
 
 
