@@ -2,8 +2,8 @@
 
 Torch is used here and nowhere else. Modules, one concern each: `registry` (models.toml), `factory`
 (call a model's factory), `export`, `parity`, `quantize`, `gate`, `optimize`, `golden`, `package`,
-`pipeline` (orchestration and progress), `cli` (`fnkit build`). Factories return
-`fnkit_build.types.ModelBundle`; the shipped ones live in `examples/`.
+`inference` (run torch or an ONNX file on inputs), `pipeline` (orchestration and progress), `cli`
+(`fnkit build`). Factories return `fnkit_build.types.ModelBundle`; the shipped ones live in `examples/`.
 """
 
 from fnkit_build.exceptions import BuildError, RegistryError

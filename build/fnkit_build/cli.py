@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from fnkit_build.project import DEFAULT_REGISTRY, FUNCTIONS_DIR, artifacts_dir
+from fnkit_build.project import FUNCTIONS_DIR, add_registry_argument, artifacts_dir
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -17,12 +17,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "models", nargs="*", metavar="MODEL", help="models to build (default: all in the registry)"
     )
-    parser.add_argument(
-        "--registry",
-        type=Path,
-        default=DEFAULT_REGISTRY,
-        help=f"the project's registry (default: ./{DEFAULT_REGISTRY}); factories import from its folder",
-    )
+    add_registry_argument(parser, "; factories import from its folder")
     parser.add_argument(
         "--out",
         type=Path,

@@ -14,8 +14,9 @@ class RegistryError(BuildError):
     """The registry file is missing, unparsable or has a bad entry; exit code 2."""
 
 
-class ModelNotFoundError(RegistryError):
-    """A model named on the command line is not in the registry."""
+class UnknownModelError(RegistryError):
+    """A model named on the command line is not in the registry (the runtime's ModelNotFoundError is
+    its 404 for a route naming another model)."""
 
 
 class FactoryError(BuildError):

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from fnkit_runtime.vocabulary import Metric
 
 from fnkit_build.exceptions import FactoryError
 from fnkit_build.registry import ModelSpec
@@ -80,7 +81,7 @@ def check_bundle(spec: ModelSpec, bundle: ModelBundle) -> None:
     _check_feeds(spec, "eval_inputs", bundle.eval_inputs)
     if batch_size(bundle.eval_inputs) < 2:
         raise FactoryError(f"model {spec.name!r}: eval_inputs need at least 2 items")
-    if spec.gate.metric == "accuracy_drop":
+    if spec.gate.metric is Metric.ACCURACY_DROP:
         labels = bundle.eval_labels
         if labels is None or len(labels) != batch_size(bundle.eval_inputs):
             raise FactoryError(

@@ -86,7 +86,7 @@ def quantize_fused(
             str(source),
             str(target),
             weight_type=QuantType.QInt8,
-            per_channel=base.endswith("per-channel"),
+            per_channel=base.per_channel,
             reduce_range=preset.reduce_range,
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )

@@ -20,11 +20,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from fnkit_runtime.manifest import CandidateResult, RepairInfo
+from fnkit_runtime.vocabulary import Candidate, Metric
 
 from fnkit_build.exceptions import GateError
+from fnkit_build.inference import open_session, run_session
 from fnkit_build.invariance import check_invariance
 from fnkit_build.registry import GateSpec, ModelSpec
-from fnkit_build.runner import open_session, run_session
 from fnkit_build.types import Array, Feeds, take
 
 FASTER_MARGIN = 0.2
@@ -48,7 +50,7 @@ class Evaluation:
     path: Path
     bytes: int
     metric: float
-    raw: float
+    raw_metric: float
     """The metric's raw value (accuracy for accuracy_drop) for fp32 -> chosen reports."""
     passed: bool
     latency_ms_p50: float
@@ -57,6 +59,19 @@ class Evaluation:
     execution: str | None = None
     """How the function would run this candidate's requests (None: not batch-invariant)."""
     fused_operators: dict[str, int] = field(default_factory=dict)
+
+    def result(self, repair: RepairInfo | None = None) -> CandidateResult:
+        """The candidate as the manifest records it (its latency goes to the build report); `repair`
+        for a repaired candidate."""
+        return CandidateResult(
+            name=self.name,
+            bytes=self.bytes,
+            metric=self.metric,
+            passed=self.passed,
+            reason="; ".join(self.reasons),
+            extra=dict(sorted(self.extra.items())),
+            repair=repair,
+        )
 
 
 def accuracy(logits: Array, labels: Array) -> float:
@@ -88,20 +103,19 @@ def score(
     extra: dict[str, float] = {}
     if not all(np.all(np.isfinite(out)) for out in outputs.values()):
         reasons.append("non-finite outputs")
-    if gate.metric == "accuracy_drop":
+    if gate.metric is Metric.ACCURACY_DROP:
         assert labels is not None, "accuracy_drop needs labels (checked when the bundle is loaded)"
         raw = accuracy(outputs[first], labels)
         metric = accuracy(reference[first], labels) - raw
         extra["accuracy"] = raw
-    elif gate.metric == "cosine_mean":
+    elif gate.metric is Metric.COSINE_MEAN:
         cos = cosines(outputs[first], reference[first])
         metric = raw = float(np.mean(cos))
         extra["cosine_min"] = float(np.min(cos))
     else:
         metric = raw = max(float(np.max(np.abs(outputs[n] - reference[n]), initial=0.0)) for n in reference)
     if not np.isfinite(metric) or not gate.passes(metric):
-        op = ">=" if gate.metric == "cosine_mean" else "<="
-        reasons.append(f"{gate.metric} {metric:.4g} fails {op} {gate.threshold:g}")
+        reasons.append(f"{gate.metric} {metric:.4g} fails {gate.metric.operator} {gate.threshold:g}")
     if gate.same_nearest_neighbour:
         same = nearest_neighbours(outputs[first]) == nearest_neighbours(reference[first])
         extra["nearest_neighbour_agreement"] = float(np.mean(same))
@@ -185,11 +199,11 @@ def choose(spec: ModelSpec, evaluations: list[Evaluation]) -> Evaluation:
     """
     best: Evaluation | None = None
     for candidate in evaluations:
-        if candidate.name == "fp32" or not candidate.passed:
+        if candidate.name == Candidate.FP32 or not candidate.passed:
             continue
         if best is None or candidate.latency_ms_p50 < best.latency_ms_p50 * (1 - FASTER_MARGIN):
             best = candidate
-    fp32 = next((e for e in evaluations if e.name == "fp32"), None)
+    fp32 = next((e for e in evaluations if e.name == Candidate.FP32), None)
     if (
         fp32 is not None
         and fp32.passed

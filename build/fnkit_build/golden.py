@@ -9,7 +9,6 @@ Those inputs must equal the factory's `golden_feeds`: if they differ, the factor
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,12 +17,13 @@ from typing import Any
 import numpy as np
 from fnkit_runtime.batching import Execution, run_items, split_rows, stack_rows
 from fnkit_runtime.exceptions import ModelLoadError, RequestError
-from fnkit_runtime.manifest import GoldenSample, TensorSpec, TextSpec, sha256_file
+from fnkit_runtime.manifest import GoldenSample, TensorSpec
 from fnkit_runtime.text import TextEncoder
 
 from fnkit_build.exceptions import FactoryError
+from fnkit_build.inference import open_served_session
+from fnkit_build.package import shipped_text
 from fnkit_build.registry import ModelSpec
-from fnkit_build.runner import open_served_session
 from fnkit_build.types import Array, Feeds, ModelBundle
 
 QUANTIZED_ATOL = 2e-3
@@ -45,37 +45,25 @@ def text_encoder(spec: ModelSpec, bundle: ModelBundle) -> TextEncoder | None:
     if spec.text is None:
         return None
     assert bundle.tokenizer_dir is not None, "text models ship a tokenizer (checked with the bundle)"
-    text = TextSpec(
-        tokenizer_file=spec.text.tokenizer_file,
-        max_length=spec.text.max_length,
-        graph_inputs=list(spec.text.graph_inputs),
-        tokenizer_sha256=sha256_file(bundle.tokenizer_dir / spec.text.tokenizer_file),
-        on_overflow=spec.text.on_overflow,
-    )
+    text = shipped_text(spec.text, bundle.tokenizer_dir / spec.text.tokenizer_file)
     return TextEncoder(bundle.tokenizer_dir, text, _signature(spec))
 
 
 def _signature(spec: ModelSpec) -> list[TensorSpec]:
-    return [TensorSpec(t.name, t.dtype, list(t.shape)) for t in spec.inputs]
+    return [t.spec() for t in spec.inputs]
 
 
 def _served(spec: ModelSpec, encoder: TextEncoder | None, request: dict[str, Any]) -> ServedRequest:
-    """The graph inputs the function makes from `request` (same steps as `fnkit_runtime.predict`)."""
-    from fnkit_runtime.codec import decode_tensors
-    from fnkit_runtime.text import parse_texts
-    from fnkit_runtime.validation import check_batch, check_body, check_body_size, validate_tensors
+    """The graph inputs the function makes from `request` (its own `fnkit_runtime.feeds`, as `predict`)."""
+    from fnkit_runtime.feeds import tensor_feeds, text_rows
+    from fnkit_runtime.validation import body_bytes, check_body, check_body_size
 
-    limits = spec.limits
     body = check_body(request)
-    check_body_size(len(json.dumps(body).encode("utf-8")), limits)
+    check_body_size(body_bytes(body), spec.limits)
     if encoder is None:
-        signature = _signature(spec)
-        arrays = decode_tensors(body["inputs"], signature)
-        size = validate_tensors(arrays, signature, limits)
+        arrays, size = tensor_feeds(body["inputs"], _signature(spec), spec.limits)
         return ServedRequest(arrays, split_rows(arrays), [0] * size)
-    texts = parse_texts(body["inputs"], limits)
-    check_batch(len(texts), limits)
-    encoded = encoder.encode(texts, body.get("truncate"))
+    encoded = text_rows(body["inputs"], spec.limits, encoder, body.get("truncate"))
     return ServedRequest(stack_rows(encoded.rows, encoder.pad_values), encoded.rows, encoded.lengths)
 
 

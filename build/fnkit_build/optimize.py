@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from fnkit_build.inference import open_served_session, open_session, run_session
 from fnkit_build.parity import compare
 from fnkit_build.registry import ModelSpec, Tolerance
-from fnkit_build.runner import open_served_session, open_session, run_session
 from fnkit_build.types import Feeds
 
 LEVEL = "extended"

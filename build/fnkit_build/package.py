@@ -13,32 +13,29 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from fnkit_runtime.manifest import (
     ArtifactInfo,
-    CandidateResult,
-    FunctionSettings,
     GateInfo,
     GoldenSample,
     Manifest,
     RepairInfo,
     Signature,
-    TensorSpec,
     TextSpec,
     sha256_file,
 )
+from fnkit_runtime.vocabulary import ARTIFACT_FILE, MANIFEST_FILE, MODEL_SUBDIR, Candidate
 
 from fnkit_build.exceptions import PackageError
 from fnkit_build.gate import Evaluation
-from fnkit_build.registry import ModelSpec, TensorDecl
-
-ARTIFACT_FILE = "model.onnx"
-MODEL_FOLDER = "model"
+from fnkit_build.registry import ModelSpec
 
 
-def _tensor(decl: TensorDecl) -> TensorSpec:
-    return TensorSpec(name=decl.name, dtype=decl.dtype, shape=list(decl.shape))
+def shipped_text(text: TextSpec, tokenizer: Path) -> TextSpec:
+    """The registry's text spec with the sha256 of the tokenizer file that ships beside the artifact."""
+    return replace(text, tokenizer_sha256=sha256_file(tokenizer))
 
 
 def make_manifest(
@@ -57,7 +54,7 @@ def make_manifest(
     """The manifest for the chosen artifact (whose final bytes are `artifact`); `repairs` by the
     repaired candidate's name."""
     repairs = repairs or {}
-    fp32 = next(e for e in evaluations if e.name == "fp32")
+    fp32 = next(e for e in evaluations if e.name == Candidate.FP32)
     text = None
     if spec.text is not None:
         if tokenizer is None:
@@ -65,13 +62,7 @@ def make_manifest(
                 f"model {spec.name!r}: text model without its tokenizer file {spec.text.tokenizer_file!r}; "
                 "the function verifies it by sha256 and cannot serve without it"
             )
-        text = TextSpec(
-            tokenizer_file=spec.text.tokenizer_file,
-            max_length=spec.text.max_length,
-            graph_inputs=list(spec.text.graph_inputs),
-            tokenizer_sha256=sha256_file(tokenizer),
-            on_overflow=spec.text.on_overflow,
-        )
+        text = shipped_text(spec.text, tokenizer)
     if chosen.execution is None:
         raise PackageError(f"model {spec.name!r}: the chosen candidate {chosen.name} is not batch-invariant")
     return Manifest(
@@ -87,29 +78,16 @@ def make_manifest(
             optimized=optimized,
             fused_operators=dict(chosen.fused_operators),
         ),
-        signature=Signature(
-            inputs=[_tensor(t) for t in spec.inputs], outputs=[_tensor(t) for t in spec.outputs]
-        ),
+        signature=Signature(inputs=[t.spec() for t in spec.inputs], outputs=[t.spec() for t in spec.outputs]),
         limits=spec.limits,
-        function=FunctionSettings(memory_mb=spec.function.memory_mb, architecture=spec.function.architecture),
+        function=spec.function,
         gate=GateInfo(
             metric=spec.gate.metric,
             threshold=spec.gate.threshold,
-            fp32_metric=fp32.raw,
-            chosen_metric=chosen.raw,
+            fp32_metric=fp32.raw_metric,
+            chosen_metric=chosen.raw_metric,
         ),
-        candidates=[
-            CandidateResult(
-                name=e.name,
-                bytes=e.bytes,
-                metric=e.metric,
-                passed=e.passed,
-                reason="; ".join(e.reasons),
-                extra=dict(sorted(e.extra.items())),
-                repair=repairs.get(e.name),
-            )
-            for e in evaluations
-        ],
+        candidates=[e.result(repairs.get(e.name)) for e in evaluations],
         golden=golden,
         labels=list(spec.labels) if spec.labels else None,
         text=text,
@@ -120,18 +98,18 @@ def make_manifest(
 def write_model_dir(out: Path, manifest: Manifest, artifact: Path, extra_files: Mapping[str, Path]) -> Path:
     """Stage artifact + extra files + manifest.json, then swap them in as `<out>/<model>/model/`."""
     model_root = out / manifest.model
-    target = model_root / MODEL_FOLDER
+    target = model_root / MODEL_SUBDIR
     try:
         model_root.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(dir=model_root, prefix=f".{MODEL_FOLDER}.staging-"))
+        staging = Path(tempfile.mkdtemp(dir=model_root, prefix=f".{MODEL_SUBDIR}.staging-"))
     except OSError as exc:
         raise PackageError(f"model {manifest.model!r}: cannot create {model_root}: {exc}") from exc
-    old = model_root / f".{MODEL_FOLDER}.old-{os.getpid()}"
+    old = model_root / f".{MODEL_SUBDIR}.old-{os.getpid()}"
     try:
         shutil.copyfile(artifact, staging / manifest.artifact.file)
         for name, source in sorted(extra_files.items()):
             shutil.copyfile(source, staging / name)
-        (staging / "manifest.json").write_text(manifest.to_json(), encoding="utf-8")
+        (staging / MANIFEST_FILE).write_text(manifest.to_json(), encoding="utf-8")
         for path in staging.iterdir():
             _fsync(path)
         os.chmod(staging, 0o755)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from fnkit_runtime.manifest import Manifest, RepairInfo
+from fnkit_runtime.vocabulary import Candidate, Metric
 
 from fnkit_build.buildreport import make_build_report, write_build_report
 from fnkit_build.exceptions import GateError
@@ -29,6 +30,7 @@ from fnkit_build.factory import load_bundle
 from fnkit_build.fused import export_torchscript, fuse, quantize_fused
 from fnkit_build.gate import Evaluation, choose, evaluate
 from fnkit_build.golden import ServedRequest, golden_samples, served_golden_feeds, text_encoder
+from fnkit_build.inference import open_served_session, open_session, run_session, run_torch
 from fnkit_build.invariance import check_invariance
 from fnkit_build.optimize import optimize_offline
 from fnkit_build.package import make_manifest, write_model_dir
@@ -36,8 +38,7 @@ from fnkit_build.parity import check_parity
 from fnkit_build.quantize import check_calibration, quantize, target_preset
 from fnkit_build.registry import ModelSpec, Registry
 from fnkit_build.repair import RepairContext, repair_failing, repair_lines
-from fnkit_build.runner import open_served_session, open_session, run_session, run_torch
-from fnkit_build.serving import FUSED_PREFIX, fused_base
+from fnkit_build.serving import FUSED_FP32, FUSED_PREFIX
 from fnkit_build.types import Array, ModelBundle
 
 
@@ -99,7 +100,7 @@ def build_model(spec: ModelSpec, options: BuildOptions) -> BuildResult:
     with progress.step("factory") as p:
         bundle = load_bundle(spec)
         p.detail = spec.factory
-    if "int8-static-qdq" in candidates:
+    if any(candidate.needs_calibration for candidate in candidates):
         check_calibration(spec, bundle.calibration)
     golden_feeds = served_golden_feeds(spec, bundle)
     with tempfile.TemporaryDirectory(prefix=f"fnkit-build-{spec.name}-") as tmp:
@@ -121,7 +122,7 @@ def build_model(spec: ModelSpec, options: BuildOptions) -> BuildResult:
             fused_files, fused_ops = _fused_all(spec, reference, work, progress)
         # fused candidates first: near-ties (the choice's 20% margin on a short single item) go to the
         # fused graph, whose advantage grows with sequence length (1.4x at 256 tokens for MiniLM)
-        files = {"fp32": fp32_path, **fused_files, **quantized}
+        files = {Candidate.FP32.value: fp32_path, **fused_files, **quantized}
         evaluations = _gate_all(spec, files, bundle, reference, progress, fused_ops=fused_ops)
         repairs: dict[str, RepairInfo] = {}
         if options.repair and spec.repair.enabled:
@@ -169,12 +170,12 @@ def build_model(spec: ModelSpec, options: BuildOptions) -> BuildResult:
 
 
 def _quantize_all(
-    spec: ModelSpec, candidates: Sequence[str], fp32_path: Path, bundle: ModelBundle, progress: Progress
+    spec: ModelSpec, candidates: Sequence[Candidate], fp32_path: Path, bundle: ModelBundle, progress: Progress
 ) -> dict[str, Path]:
     preset = target_preset(spec.function.architecture)
     if candidates:
         progress.say(f"quantization preset: {preset.reason}")
-    files = {}
+    files: dict[str, Path] = {}
     for name in candidates:
         with progress.step(f"quantize {name}") as p:
             target = fp32_path.with_name(f"{name}.onnx")
@@ -203,7 +204,7 @@ def _fused_all(
     with progress.step("export (TorchScript exporter, for fusion)") as p:
         export_torchscript(fusable.module, fusable.example_inputs, spec, traced)
         p.detail = f"{traced.stat().st_size:,} bytes"
-    fused_path = work / "fused-fp32.onnx"
+    fused_path = work / f"{FUSED_FP32}.onnx"
     with progress.step(f"fuse (onnxruntime.transformers.optimizer, {decl.model_type})") as p:
         graph = fuse(traced, fused_path, decl, spec)
         p.detail = ", ".join(f"{count} {op}" for op, count in graph.operators.items())
@@ -211,7 +212,7 @@ def _fused_all(
         fused_out = run_session(open_session(fused_path, threads=1), fusable.eval_inputs, spec)
         diffs = check_parity(spec.name, fused_out, reference, spec.tolerance, "fused ONNX fp32")
         p.detail = ", ".join(f"{d.name} max abs {d.max_abs:.2g}" for d in diffs)
-    files = {"fused-fp32": fused_path}
+    files = {FUSED_FP32: fused_path}
     preset = target_preset(spec.function.architecture)
     for name in decl.candidates[1:]:
         with progress.step(f"quantize {name}") as p:
@@ -244,7 +245,7 @@ def _gate_all(
     fused_ops: dict[str, dict[str, int]],
 ) -> list[Evaluation]:
     evaluations = []
-    fp32_bytes = files["fp32"].stat().st_size
+    fp32_bytes = files[Candidate.FP32].stat().st_size
     pad_values = _pad_values(spec, bundle)
     for name, path in files.items():
         with progress.step(f"gate {name}") as p:
@@ -307,7 +308,7 @@ def _manifest(
         artifact,
         golden_requests,
         golden_feeds,
-        quantized=fused_base(chosen.name) != "fp32",
+        quantized=chosen.name not in (Candidate.FP32, FUSED_FP32),
         optimized=optimized,
         execution=chosen.execution,
         pad_values=pad_values,
@@ -344,7 +345,7 @@ def summary_table(results: Sequence[BuildResult]) -> str:
                 r.manifest.model,
                 r.chosen.name + (" (optimized)" if r.manifest.artifact.optimized else ""),
                 f"{_kb(r.fp32.bytes)} → {_kb(r.manifest.artifact.bytes)}",
-                f"{_raw_name(gate.metric)} {gate.fp32_metric:.4f} → {gate.chosen_metric:.4f}",
+                f"{Metric(gate.metric).raw_name} {gate.fp32_metric:.4f} → {gate.chosen_metric:.4f}",
                 f"{r.fp32.latency_ms_p50:.3f} → {r.chosen.latency_ms_p50:.3f}",
                 f"{r.seconds:.1f}",
             )
@@ -356,10 +357,6 @@ def summary_table(results: Sequence[BuildResult]) -> str:
     if repaired:
         lines += ["", "repaired candidates (nodes kept in float)", *repaired]
     return "\nsummary\n" + "\n".join(lines)
-
-
-def _raw_name(metric: str) -> str:
-    return "accuracy" if metric == "accuracy_drop" else metric
 
 
 def _kb(size: int) -> str:

@@ -7,11 +7,23 @@ the rendered stack beside the registry. The kit's own repository is one such pro
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 DEFAULT_REGISTRY = Path("models.toml")
 FUNCTIONS_DIR = "functions"
 """The project's Docker build context and where `fnkit build` writes `<model>/model/`."""
+
+
+def add_registry_argument(parser: argparse.ArgumentParser, note: str = "") -> None:
+    """`--registry PATH`, as every command that reads the project takes it."""
+    parser.add_argument(
+        "--registry",
+        type=Path,
+        default=DEFAULT_REGISTRY,
+        metavar="PATH",
+        help=f"the project's models.toml (default: ./{DEFAULT_REGISTRY}){note}",
+    )
 
 
 def project_root(registry: Path) -> Path:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from fnkit_runtime.vocabulary import Candidate
 
 from fnkit_build.exceptions import CalibrationError, QuantizationError
 from fnkit_build.registry import ModelSpec
@@ -170,7 +171,7 @@ def _run(
 
     selection = (nodes or NodeSelection()).quantizer_kwargs()
 
-    if candidate == "int8-static-qdq":
+    if candidate == Candidate.INT8_STATIC_QDQ:
         from onnxruntime.quantization import quantize_static
 
         reader: Any = _Reader(check_calibration(spec, calibration))
@@ -186,14 +187,14 @@ def _run(
             calibrate_method=CalibrationMethod.MinMax,
             **selection,
         )
-    elif candidate in ("int8-dynamic", "int8-dynamic-per-channel"):
+    elif candidate in (Candidate.INT8_DYNAMIC, Candidate.INT8_DYNAMIC_PER_CHANNEL):
         from onnxruntime.quantization import quantize_dynamic
 
         quantize_dynamic(
             str(source),
             str(target),
             weight_type=QuantType.QInt8,
-            per_channel=candidate.endswith("per-channel"),
+            per_channel=Candidate(candidate).per_channel,
             reduce_range=preset.reduce_range,
             **selection,
         )

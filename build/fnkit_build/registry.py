@@ -10,27 +10,43 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from fnkit_runtime.manifest import OVERFLOW_REJECT, OVERFLOW_RULES, TEXT_GRAPH_INPUTS, Limits
+from fnkit_runtime.manifest import (
+    OVERFLOW_REJECT,
+    OVERFLOW_RULES,
+    FunctionSettings,
+    Limits,
+    TensorSpec,
+    TextSpec,
+)
+from fnkit_runtime.vocabulary import (
+    GRAPH_DTYPES,
+    MEMORY_RANGE,
+    QUANTIZATION_CANDIDATES,
+    RESERVED_FILES,
+    TEXT_GRAPH_INPUTS,
+    TOKEN_DTYPES,
+    Architecture,
+    Candidate,
+    Metric,
+    Task,
+    memory_in_range,
+    values,
+)
 
-from fnkit_build.exceptions import ModelNotFoundError, RegistryError
+from fnkit_build.exceptions import RegistryError, UnknownModelError
 from fnkit_build.repairspec import RepairSpec, repair_spec
 from fnkit_build.serving import OptimizerDecl, executions, optimizer
 from fnkit_build.stack import FUNCTION_KEYS, StackSpec, check_model_name, logical_prefix, stack_spec
 
-TASKS = ("classification", "embedding", "tensor")
-METRICS = ("accuracy_drop", "cosine_mean", "max_abs_error")
-CANDIDATES = ("int8-static-qdq", "int8-dynamic", "int8-dynamic-per-channel")
-ARCHITECTURES = ("x86_64", "arm64")
-DTYPES = ("float32", "float16", "float64", "int64", "int32", "int8", "uint8", "bool")
+_Word = TypeVar("_Word", bound=StrEnum)
+
 BATCH_AXIS = "batch"
 """The first axis of every tensor; other axes may be dynamic under any name (`sequence`, `time`...)."""
 AXIS_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
-TOKEN_DTYPES = ("int64", "int32")
-RESERVED_FILES = ("model.onnx", "manifest.json")
-"""Names the build writes into the model folder itself; a tokenizer file must not take them."""
 
 _MODEL_KEYS = {
     "factory",
@@ -64,6 +80,10 @@ class TensorDecl:
         """Axis index -> name for every named (dynamic) axis."""
         return {i: dim for i, dim in enumerate(self.shape) if isinstance(dim, str)}
 
+    def spec(self) -> TensorSpec:
+        """The manifest's signature entry for this tensor."""
+        return TensorSpec(name=self.name, dtype=self.dtype, shape=list(self.shape))
+
 
 @dataclass(frozen=True)
 class Tolerance:
@@ -73,50 +93,38 @@ class Tolerance:
 
 @dataclass(frozen=True)
 class GateSpec:
-    metric: str
+    metric: Metric
     threshold: float
     same_nearest_neighbour: bool = False
     """Embedding models: every evaluation item keeps its torch fp32 nearest neighbour."""
     max_size_ratio: float | None = None
     """Largest allowed artifact bytes / fp32 bytes (applies to every candidate, fp32 included)."""
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "metric", Metric(self.metric))
+
     def passes(self, value: float) -> bool:
         """Whether a metric value meets the threshold (cosine is higher-better, the others lower)."""
-        if self.metric == "cosine_mean":
-            return value >= self.threshold
-        return value <= self.threshold
-
-
-@dataclass(frozen=True)
-class FunctionDecl:
-    memory_mb: int
-    architecture: str
-
-
-@dataclass(frozen=True)
-class TextDecl:
-    tokenizer_file: str
-    max_length: int
-    graph_inputs: tuple[str, ...]
-    on_overflow: str = OVERFLOW_REJECT
-    """reject | truncate: an item over max_length tokens when the request sends no "truncate"."""
+        return self.metric.passes(value, self.threshold)
 
 
 @dataclass(frozen=True)
 class ModelSpec:
     name: str
     factory: str
-    task: str
+    task: Task
     inputs: tuple[TensorDecl, ...]
     outputs: tuple[TensorDecl, ...]
     tolerance: Tolerance
     gate: GateSpec
-    function: FunctionDecl
-    quantization: tuple[str, ...] = ()
+    function: FunctionSettings
+    """The manifest's own type: memory size and architecture of the Lambda function."""
+    quantization: tuple[Candidate, ...] = ()
     labels: tuple[str, ...] | None = None
     limits: Limits = field(default_factory=Limits)
     """The manifest's own Limits: one definition of the fields and their defaults."""
-    text: TextDecl | None = None
+    text: TextSpec | None = None
+    """The manifest's own type, without the tokenizer's sha256 (the build adds it when it ships the file)."""
     factory_args: Mapping[str, Any] = field(default_factory=dict)
     execution: tuple[str, ...] = ("batch", "per_item")
     """Ways the function may run a request's items, preferred first (`fnkit_build.serving`)."""
@@ -141,7 +149,7 @@ class Registry:
             return list(self.models.values())
         unknown = [name for name in names if name not in self.models]
         if unknown:
-            raise ModelNotFoundError(
+            raise UnknownModelError(
                 f"unknown model {', '.join(repr(n) for n in unknown)}: registry {self.path} declares "
                 f"{', '.join(self.models) or 'no models'}. Check the spelling, or pass --registry PATH."
             )
@@ -175,6 +183,10 @@ class _Entry:
         if value not in allowed:
             raise self.fail(key, f"{value!r} is not one of {', '.join(allowed)}")
         return value
+
+    def member(self, key: str, kind: type[_Word]) -> _Word:
+        """A string field as its vocabulary enum; the message lists the allowed values."""
+        return kind(self.choice(key, values(kind)))
 
     def number(self, key: str, low: float, high: float, default: float | None = None) -> float:
         value = float(self.get(key, (int, float), default))
@@ -245,7 +257,7 @@ def _model(entry: _Entry) -> ModelSpec:
     factory = entry.get("factory", str)
     if factory.count(":") != 1 or not all(part.strip() for part in factory.split(":")):
         raise entry.fail("factory", f"{factory!r} must be 'package.module:function'")
-    task = entry.choice("task", TASKS)
+    task = entry.member("task", Task)
     inputs = _tensors(entry, "inputs")
     outputs = _tensors(entry, "outputs")
     shared = sorted({t.name for t in inputs} & {t.name for t in outputs})
@@ -292,7 +304,7 @@ def _tensors(entry: _Entry, key: str) -> tuple[TensorDecl, ...]:
     for name in table:
         where = f"{key}.{name}"
         entry.keys(where, ("dtype", "shape"))
-        dtype = entry.choice(f"{where}.dtype", DTYPES)
+        dtype = entry.choice(f"{where}.dtype", GRAPH_DTYPES)
         shape = entry.get(f"{where}.shape", list)
         for dim in shape:
             ok_int = isinstance(dim, int) and not isinstance(dim, bool) and dim > 0
@@ -315,42 +327,42 @@ def _tolerance(entry: _Entry) -> Tolerance:
     return Tolerance(atol=entry.number("tolerance.atol", 0, 1), rtol=entry.number("tolerance.rtol", 0, 1))
 
 
-def _gate(entry: _Entry, task: str) -> GateSpec:
+def _gate(entry: _Entry, task: Task) -> GateSpec:
     entry.keys("gate", ("metric", "threshold", "same_nearest_neighbour", "max_size_ratio"))
-    metric = entry.choice("gate.metric", METRICS)
-    if metric == "accuracy_drop" and task != "classification":
+    metric = entry.member("gate.metric", Metric)
+    if metric is Metric.ACCURACY_DROP and task != Task.CLASSIFICATION:
         raise entry.fail("gate.metric", f"accuracy_drop needs task 'classification', not {task!r}")
-    high = 1.0 if metric != "max_abs_error" else float("inf")
     ratio = _dig(entry.table, "gate.max_size_ratio")
     return GateSpec(
         metric=metric,
-        threshold=entry.number("gate.threshold", 0, high),
+        threshold=entry.number("gate.threshold", 0, metric.max_threshold),
         same_nearest_neighbour=entry.get("gate.same_nearest_neighbour", bool, False),
         max_size_ratio=None if ratio is None else entry.number("gate.max_size_ratio", 0.01, 1),
     )
 
 
-def _function(entry: _Entry) -> FunctionDecl:
+def _function(entry: _Entry) -> FunctionSettings:
     entry.keys("function", FUNCTION_KEYS)
     memory = entry.get("function.memory_mb", int)
-    if not 128 <= memory <= 10_240:
-        raise entry.fail("function.memory_mb", f"{memory} is outside Lambda's 128-10240 MB")
-    return FunctionDecl(memory_mb=memory, architecture=entry.choice("function.architecture", ARCHITECTURES))
+    if not memory_in_range(memory):
+        raise entry.fail("function.memory_mb", f"{memory} is outside {MEMORY_RANGE}")
+    architecture = entry.member("function.architecture", Architecture)
+    return FunctionSettings(memory_mb=memory, architecture=architecture)
 
 
-def _quantization(entry: _Entry) -> tuple[str, ...]:
+def _quantization(entry: _Entry) -> tuple[Candidate, ...]:
     names = entry.get("quantization", list, [])
     for name in names:
-        if name not in CANDIDATES:
-            raise entry.fail("quantization", f"{name!r} is not one of {', '.join(CANDIDATES)}")
+        if name not in QUANTIZATION_CANDIDATES:
+            raise entry.fail("quantization", f"{name!r} is not one of {', '.join(QUANTIZATION_CANDIDATES)}")
     if len(set(names)) != len(names):
         raise entry.fail("quantization", f"{names!r} lists a candidate twice")
-    return tuple(names)
+    return tuple(Candidate(name) for name in names)
 
 
-def _labels(entry: _Entry, task: str, outputs: tuple[TensorDecl, ...]) -> tuple[str, ...] | None:
+def _labels(entry: _Entry, task: Task, outputs: tuple[TensorDecl, ...]) -> tuple[str, ...] | None:
     labels = entry.get("labels", list, []) or None
-    if task != "classification":
+    if task != Task.CLASSIFICATION:
         if labels:
             raise entry.fail("labels", f"only classification models have labels, not {task!r}")
         return None
@@ -375,7 +387,7 @@ def _limits(entry: _Entry) -> Limits:
     return Limits(**values, allow_non_finite=allow)
 
 
-def _text(entry: _Entry, inputs: tuple[TensorDecl, ...]) -> TextDecl | None:
+def _text(entry: _Entry, inputs: tuple[TensorDecl, ...]) -> TextSpec | None:
     if "text" not in entry.table:
         return None
     entry.keys("text", ("tokenizer_file", "max_length", "graph_inputs", "on_overflow"))
@@ -409,4 +421,4 @@ def _text(entry: _Entry, inputs: tuple[TensorDecl, ...]) -> TextDecl | None:
             f"{tokenizer_file!r} must be a plain file name other than {', '.join(RESERVED_FILES)}",
         )
     on_overflow = entry.choice("text.on_overflow", OVERFLOW_RULES, OVERFLOW_REJECT)
-    return TextDecl(tokenizer_file, max_length, graph_inputs, on_overflow)
+    return TextSpec(tokenizer_file, max_length, list(graph_inputs), on_overflow=on_overflow)

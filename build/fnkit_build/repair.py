@@ -30,18 +30,19 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from fnkit_runtime.manifest import ExcludedNode, Manifest, RepairInfo
+from fnkit_runtime.vocabulary import Candidate
 
 from fnkit_build.gate import Evaluation, evaluate, score
+from fnkit_build.inference import open_session, run_session
 from fnkit_build.quantize import NodeSelection, QuantPreset, quantize
 from fnkit_build.registry import GateSpec, ModelSpec
-from fnkit_build.runner import open_session, run_session
 from fnkit_build.types import Array, Feeds
 
 if TYPE_CHECKING:
     from fnkit_build.pipeline import Progress
 
 REPAIRED_SUFFIX = "-repaired"
-DYNAMIC_CANDIDATES = ("int8-dynamic", "int8-dynamic-per-channel")
+DYNAMIC_CANDIDATES = tuple(c for c in Candidate if c.dynamic)
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class Ranked:
 
 def needs_repair(gate: GateSpec, evaluation: Evaluation) -> bool:
     """A quantized candidate that fails on accuracy (metric, non-finite, nearest neighbour), not size."""
-    if evaluation.passed or evaluation.name == "fp32" or evaluation.name.endswith(REPAIRED_SUFFIX):
+    if evaluation.passed or evaluation.name == Candidate.FP32 or evaluation.name.endswith(REPAIRED_SUFFIX):
         return False
     too_big = (
         gate.max_size_ratio is not None and evaluation.extra.get("size_ratio", 0.0) > gate.max_size_ratio

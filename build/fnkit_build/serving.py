@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fnkit_runtime.manifest import EXECUTIONS
+from fnkit_runtime.vocabulary import Candidate
 
 if TYPE_CHECKING:
     from fnkit_build.registry import _Entry
@@ -25,10 +26,12 @@ if TYPE_CHECKING:
 OPTIMIZER_KEYS = ("model_type", "num_heads", "hidden_size", "factory_args", "quantization")
 OPTIMIZER_MODEL_TYPES = ("bert", "bart", "gpt2", "t5", "vit", "clip", "unet", "phi", "swin")
 """`model_type`s of onnxruntime.transformers.optimizer this kit lets a registry name."""
-FUSABLE_CANDIDATES = ("int8-dynamic", "int8-dynamic-per-channel")
+FUSABLE_CANDIDATES = (Candidate.INT8_DYNAMIC, Candidate.INT8_DYNAMIC_PER_CHANNEL)
 """Quantizations of a fused graph: dynamic only (static QDQ does not cover the fused contrib ops)."""
 FUSED_PREFIX = "fused-"
 """A fused candidate's name: `fused-fp32`, `fused-int8-dynamic-per-channel`, ..."""
+FUSED_FP32 = FUSED_PREFIX + Candidate.FP32
+"""The fused graph unquantized: an fp32 candidate like `fp32` itself."""
 TEXT_EXECUTIONS = ("length_buckets", "per_item")
 TENSOR_EXECUTIONS = ("batch", "per_item")
 
@@ -46,12 +49,14 @@ class OptimizerDecl:
     @property
     def candidates(self) -> tuple[str, ...]:
         """The fused candidates' names, the fused fp32 graph first."""
-        return tuple(FUSED_PREFIX + name for name in ("fp32", *self.quantization))
+        return (FUSED_FP32, *(FUSED_PREFIX + name for name in self.quantization))
 
 
-def fused_base(candidate: str) -> str:
-    """`fused-int8-dynamic` -> `int8-dynamic`; `fused-fp32` -> `fp32`."""
-    return candidate.removeprefix(FUSED_PREFIX)
+def fused_base(candidate: str) -> Candidate:
+    """The candidate a fused one is made as (`fused-int8-dynamic` -> int8-dynamic, `fused-fp32` -> fp32);
+    a plain candidate is its own base. Its properties (fp32, dynamic, per-channel) are the base's;
+    repaired names (`<base>-repaired`) are not candidates of the vocabulary."""
+    return Candidate(candidate.removeprefix(FUSED_PREFIX))
 
 
 def executions(entry: _Entry, text: bool) -> tuple[str, ...]:

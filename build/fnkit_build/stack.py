@@ -11,15 +11,14 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from fnkit_runtime.vocabulary import API_TIMEOUT_S, MAX_TIMEOUT_S
+
 if TYPE_CHECKING:
     from fnkit_build.registry import _Entry
 
 MODEL_NAME = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 """A model name is a route segment, part of the function's log group and image tag, and (CamelCased)
 the prefix of its CloudFormation logical ids: lower-case letters, digits and dashes, 40 at most."""
-MAX_TIMEOUT_S = 900
-"""Lambda's limit. Behind the HTTP API, 30 s is the integration's own limit (the default)."""
-API_TIMEOUT_S = 30
 SNAPSTART_MIN_PYTHON = (3, 12)
 """SnapStart for Python needs the Lambda Python 3.12+ base image (the shared Dockerfile's)."""
 FUNCTION_KEYS = (

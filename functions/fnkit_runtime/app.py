@@ -28,13 +28,13 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from fnkit_runtime import constants as c
-from fnkit_runtime import errors, observability
+from fnkit_runtime import error_responses, observability
 from fnkit_runtime.config import load_at_init_requested
-from fnkit_runtime.dispatch import EventKind, check_proxy_event, classify
+from fnkit_runtime.event_kinds import EventKind, check_proxy_event, classify
 from fnkit_runtime.exceptions import EventFormatError
 from fnkit_runtime.predict import predict
 from fnkit_runtime.session import holder
-from fnkit_runtime.validation import check_body, check_body_size
+from fnkit_runtime.validation import body_bytes, check_body, check_body_size
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -45,7 +45,7 @@ metrics = observability.metrics
 _API_KINDS = frozenset({EventKind.REST_API, EventKind.HTTP_API, EventKind.FUNCTION_URL})
 
 
-def _api_error(reply: errors.ErrorReply) -> dict[str, Any]:
+def _api_error(reply: error_responses.ErrorReply) -> dict[str, Any]:
     """The proxy response for an event powertools cannot read (valid for payload 1.0 and 2.0)."""
     return {
         "statusCode": reply.status,
@@ -80,9 +80,7 @@ def _warmup(context: LambdaContext) -> dict[str, Any]:
 def _direct(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
     body = check_body(dict(event))
     model = holder.model()
-    # measured as a client's compact UTF-8 body, as the API routes measure it (not \uXXXX-escaped)
-    encoded = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
-    check_body_size(len(encoded), model.limits)
+    check_body_size(body_bytes(body), model.limits)
     return predict(model, body, observability.function_version(context))
 
 
@@ -106,7 +104,7 @@ def _instrumented(event: Any, context: LambdaContext) -> dict[str, Any]:
         kind = classify(event)
         return _dispatch(kind, event, context)
     except Exception as exc:
-        reply = errors.error_reply(exc, str(getattr(context, "aws_request_id", "") or ""))
+        reply = error_responses.error_reply(exc, str(getattr(context, "aws_request_id", "") or ""))
         return _api_error(reply) if kind in _API_KINDS else {**reply.body, "status": reply.status}
     finally:
         observability.end_invocation()

@@ -11,6 +11,7 @@ from pathlib import Path
 from fnkit_runtime import constants as c
 from fnkit_runtime.exceptions import ConfigError
 from fnkit_runtime.manifest import Limits
+from fnkit_runtime.vocabulary import MAX_VCPUS, MB_PER_VCPU, MODEL_SUBDIR
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"", "0", "false", "no", "off"})
@@ -24,8 +25,8 @@ def threads_for_memory(memory_mb: int | None) -> int:
     """
     if memory_mb is None:
         return 1
-    share = math.floor(memory_mb / c.MB_PER_VCPU + 0.5)
-    return max(1, min(c.MAX_VCPUS, share))
+    share = math.floor(memory_mb / MB_PER_VCPU + 0.5)
+    return max(1, min(MAX_VCPUS, share))
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
@@ -58,7 +59,7 @@ def _positive_int(env: Mapping[str, str], name: str) -> int | None:
 def _default_model_dir(env: Mapping[str, str]) -> Path:
     task_root = env.get(c.TASK_ROOT_ENV)
     root = Path(task_root) if task_root else Path(__file__).resolve().parents[1]
-    return root / c.DEFAULT_MODEL_SUBDIR
+    return root / MODEL_SUBDIR
 
 
 @dataclass(frozen=True)

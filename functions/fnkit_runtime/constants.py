@@ -42,13 +42,8 @@ INITIALIZATION_TYPE_ENV = "AWS_LAMBDA_INITIALIZATION_TYPE"
 INIT_TYPE_SNAP_START = "snap-start"
 
 # --- defaults ----------------------------------------------------------------------------------
-DEFAULT_MODEL_SUBDIR = "model"
-"""Task-root subfolder the image copies the artifact into (functions/<model>/model/ in the repo)."""
-MANIFEST_FILE = "manifest.json"
 DEFAULT_NAMESPACE = "fnkit"
-MB_PER_VCPU = 1769
-"""Lambda gives one vCPU per 1,769 MB of memory (AWS docs), up to MAX_VCPUS."""
-MAX_VCPUS = 6
+# The model folder's and files' names and Lambda's limits are the contract's: `fnkit_runtime.vocabulary`.
 
 # --- routes (powertools event handler syntax; README documents them) ---------------------------
 PREDICT_PATHS = ("/predict", "/<model>/predict")

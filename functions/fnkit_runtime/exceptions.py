@@ -1,4 +1,4 @@
-"""Runtime exceptions. HTTP statuses are assigned in one place: `fnkit_runtime.errors`.
+"""Runtime exceptions. HTTP statuses are assigned in one place: `fnkit_runtime.error_responses`.
 
 Request errors (`RequestError` and below) carry messages the runtime writes itself: shapes, counts,
 limits and manifest names, never client-supplied text, file paths or third-party exception text, so

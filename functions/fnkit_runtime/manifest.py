@@ -27,6 +27,17 @@ from typing import Any
 from fnkit_runtime import schema
 from fnkit_runtime.exceptions import ManifestError
 from fnkit_runtime.schema import FieldError, at_least, finite, one_of, within
+from fnkit_runtime.vocabulary import (
+    DTYPES,
+    MANIFEST_FILE,
+    MEMORY_MAX_MB,
+    MEMORY_MIN_MB,
+    TEXT_GRAPH_INPUTS,
+    Architecture,
+    Metric,
+    Task,
+    values,
+)
 
 SCHEMA_VERSION = 3
 """Bump on any change to the manifest's shape. 2: `created_at` and the candidates' `latency_ms_p50`
@@ -34,12 +45,7 @@ moved out to the build report. 3: a repaired candidate's `repair` (nodes kept in
 bytes before repair); `execution` (how a request's items are run), `text.on_overflow`,
 `artifact.fused_operators`."""
 
-TASKS = ("classification", "embedding", "tensor")
-DTYPES = ("float32", "float16", "float64", "int64", "int32", "int8", "uint8", "bool", "string")
-ARCHITECTURES = ("x86_64", "arm64")
-TEXT_GRAPH_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-"""Graph inputs a text model's function can fill from the tokenizer (`TextSpec.graph_inputs`)."""
-GATE_METRICS = ("accuracy_drop", "cosine_mean", "max_abs_error")
+
 _SHA256 = frozenset("0123456789abcdef")
 
 
@@ -234,7 +240,7 @@ class GateInfo:
     chosen_metric: float
 
     def __post_init__(self) -> None:
-        one_of("metric", self.metric, GATE_METRICS)
+        one_of("metric", self.metric, values(Metric))
         finite("threshold", self.threshold)
         at_least("threshold", self.threshold, 0)
 
@@ -262,8 +268,8 @@ class FunctionSettings:
     architecture: str
 
     def __post_init__(self) -> None:
-        within("memory_mb", self.memory_mb, 128, 10_240)
-        one_of("architecture", self.architecture, ARCHITECTURES)
+        within("memory_mb", self.memory_mb, MEMORY_MIN_MB, MEMORY_MAX_MB)
+        one_of("architecture", self.architecture, values(Architecture))
 
 
 @dataclass(frozen=True)
@@ -296,7 +302,7 @@ class Manifest:
             )
         if not self.model:
             raise FieldError("model", "is empty")
-        one_of("task", self.task, TASKS)
+        one_of("task", self.task, values(Task))
         if self.variant not in {c.name for c in self.candidates}:
             raise FieldError("variant", f"{self.variant!r} is not among the candidates")
         self._check_labels()
@@ -307,7 +313,7 @@ class Manifest:
 
     def _check_labels(self) -> None:
         """Labels exactly for classification: one distinct string per class of the first output."""
-        if self.task != "classification":
+        if self.task != Task.CLASSIFICATION:
             if self.labels is not None:
                 raise FieldError("labels", f"only classification models have labels, not {self.task!r}")
             return
@@ -368,7 +374,7 @@ def sha256_file(path: Path) -> str:
 
 def load_manifest(model_dir: Path) -> Manifest:
     """Read and validate `model_dir/manifest.json`."""
-    path = model_dir / "manifest.json"
+    path = model_dir / MANIFEST_FILE
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:

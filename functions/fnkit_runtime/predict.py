@@ -11,11 +11,12 @@ import numpy as np
 from fnkit_runtime import constants as c
 from fnkit_runtime import observability
 from fnkit_runtime.batching import Execution, Runner, run_items, split_rows
-from fnkit_runtime.codec import decode_tensors, encode_outputs
+from fnkit_runtime.codec import encode_outputs
 from fnkit_runtime.exceptions import BodyFormatError
+from fnkit_runtime.feeds import tensor_feeds, text_rows
 from fnkit_runtime.session import LoadedModel, input_rejections
-from fnkit_runtime.text import parse_texts
-from fnkit_runtime.validation import check_batch, check_outputs, validate_tensors
+from fnkit_runtime.validation import check_outputs
+from fnkit_runtime.vocabulary import Task
 
 
 def _profiled(model: LoadedModel) -> Runner:
@@ -48,22 +49,19 @@ def plan_text(
 ) -> tuple[Plan, int, list[dict[str, Any]]]:
     """A text request's calls as the manifest's execution says, its batch size and per-item tokens."""
     assert model.encoder is not None, "text models have an encoder"
-    texts = parse_texts(inputs, model.limits)
-    check_batch(len(texts), model.limits)
-    encoded = model.encoder.encode(texts, truncate)
+    encoded = text_rows(inputs, model.limits, model.encoder, truncate)
     pad_values = model.encoder.pad_values
 
     def run() -> dict[str, np.ndarray]:
         return run_items(_runner(model), encoded.rows, encoded.lengths, model.execution, pad_values)
 
-    return run, len(texts), encoded.items()
+    return run, len(encoded.rows), encoded.items()
 
 
 def plan_tensors(model: LoadedModel, inputs: Any) -> tuple[Plan, int]:
     """A tensor request's calls (one, or one per item as the manifest says) and its batch size."""
     signature = model.manifest.signature
-    arrays = decode_tensors(inputs, signature.inputs)
-    batch = validate_tensors(arrays, signature.inputs, model.limits)
+    arrays, batch = tensor_feeds(inputs, signature.inputs, model.limits)
     if model.execution is Execution.BATCH:
         return lambda: dict(_runner(model)(arrays)), batch
     rows = split_rows(arrays)
@@ -85,7 +83,7 @@ def _probabilities(rows: np.ndarray) -> np.ndarray:
 def predictions(model: LoadedModel, outputs: Mapping[str, np.ndarray]) -> list[dict[str, Any]]:
     """Top label and score per item for classification models; [] for other tasks."""
     first = outputs[model.output_names[0]]
-    if model.manifest.task != "classification" or first.ndim != 2:
+    if model.manifest.task != Task.CLASSIFICATION or first.ndim != 2:
         return []
     labels = model.manifest.labels or []
     probabilities = _probabilities(first)

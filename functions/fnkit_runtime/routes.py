@@ -30,8 +30,8 @@ from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver, 
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from fnkit_runtime import constants as c
-from fnkit_runtime import errors, observability
-from fnkit_runtime.dispatch import EventKind
+from fnkit_runtime import error_responses, observability
+from fnkit_runtime.event_kinds import EventKind
 from fnkit_runtime.exceptions import (
     BodyFormatError,
     MethodNotAllowedError,
@@ -128,8 +128,8 @@ for _path in c.HEALTH_PATHS:
 
 
 def error_response(exc: Exception) -> Response[dict[str, Any]]:
-    """Every exception a route raises becomes the one error body (see `fnkit_runtime.errors`)."""
-    reply = errors.error_reply(exc, _request_id())
+    """Every exception a route raises becomes the one error body (see `fnkit_runtime.error_responses`)."""
+    reply = error_responses.error_reply(exc, _request_id())
     return Response(status_code=reply.status, content_type=content_types.APPLICATION_JSON, body=reply.body)
 
 

@@ -23,6 +23,11 @@ BODY_KEYS = frozenset({"inputs", "truncate"})
 refusing them."""
 
 
+def body_bytes(body: Any) -> int:
+    """A body's size as a client's compact UTF-8 JSON, as the API routes measure it (not \\uXXXX-escaped)."""
+    return len(json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"))
+
+
 def check_body_size(size: int, limits: Limits) -> None:
     """Reject a body larger than the limit; called before any JSON parsing."""
     if size > limits.max_body_bytes:

@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from fnkit_ops.exceptions import UsageError
+from fnkit_ops.exceptions import EventFileError, UsageError
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 EVENT_TYPES = ("rest-api", "http-api", "function-url", "direct", "warmup", "health")
@@ -28,13 +28,20 @@ def event_path(name_or_path: str | Path) -> Path:
     return path
 
 
+def read_event(path: Path) -> Any:
+    """The JSON value of one event file, as given (Lambda passes a direct event through as it is)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise EventFileError(f"event file {path} does not exist (see events/ for the shipped ones)") from exc
+    except (OSError, ValueError) as exc:
+        raise EventFileError(f"event file {path} is not readable JSON: {exc}") from exc
+
+
 def load_event(name_or_path: str | Path) -> dict[str, Any]:
     """The event as a dict: `load_event("digits-http-api")` or `load_event("path/to/event.json")`."""
     path = event_path(name_or_path)
-    try:
-        event = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"event {path} is not readable JSON: {exc}") from exc
+    event = read_event(path)
     if not isinstance(event, dict):
         raise UsageError(f"event {path} is not a JSON object")
     return event

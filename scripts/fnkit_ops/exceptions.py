@@ -9,3 +9,7 @@ class OpsError(Exception):
 
 class UsageError(OpsError):
     """Bad arguments or an unmet precondition; nothing was changed; exit code 2."""
+
+
+class EventFileError(UsageError):
+    """An event file is missing or is not JSON; exit code 2."""

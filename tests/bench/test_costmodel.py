@@ -17,7 +17,7 @@ from fnkit_ops.bench.costmodel import (
 )
 from fnkit_ops.bench.exceptions import BenchConfigError
 from fnkit_ops.bench.prices import ArchPrice, PriceTable
-from fnkit_runtime.constants import MAX_VCPUS, MB_PER_VCPU
+from fnkit_runtime.vocabulary import MAX_VCPUS, MB_PER_VCPU
 
 
 @pytest.mark.parametrize(

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from fnkit_ops.bench.constants import VARIANT_SHIPPED
 from fnkit_ops.bench.memory import memory_choices
+from fnkit_ops.bench.pipeline import write_outputs
 from fnkit_ops.bench.prices import PriceTable
 from fnkit_ops.bench.report import format_bytes, format_ms, render_report
 from fnkit_ops.bench.results import BenchRun, ModelBench, VariantResult
-from fnkit_ops.bench.runner import write_outputs
 from fnkit_ops.bench.targets import check_targets
 
 

@@ -13,9 +13,9 @@ import torch
 from fnkit_build.exceptions import DynamicAxisError, ExportError, ParityError
 from fnkit_build.export import assert_dynamic_axes, export_onnx
 from fnkit_build.factory import load_bundle
+from fnkit_build.inference import open_session, run_session, run_torch
 from fnkit_build.parity import check_parity
 from fnkit_build.registry import Tolerance, load_registry
-from fnkit_build.runner import open_session, run_session, run_torch
 
 
 def _spec(write_registry: Callable[[str], Path], text: str, name: str) -> Any:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import pytest
-from fnkit_build import golden, optimize, runner
+from fnkit_build import golden, inference, optimize
 from fnkit_build.export import export_onnx
 from fnkit_build.factory import load_bundle
 from fnkit_build.registry import load_registry
@@ -21,13 +21,13 @@ from fnkit_runtime.session import session_options
 def _spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Path, Any]]:
     """Record (file, graph optimization level) of every session the build opens."""
     calls: list[tuple[Path, Any]] = []
-    real = runner._session
+    real = inference._session
 
     def spy(path: Path, threads: int, level: Any, optimized_path: Path | None) -> Any:
         calls.append((Path(path), level))
         return real(path, threads, level, optimized_path)
 
-    monkeypatch.setattr(runner, "_session", spy)
+    monkeypatch.setattr(inference, "_session", spy)
     return calls
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fnkit_build.exceptions import ModelNotFoundError, RegistryError
+from fnkit_build.exceptions import RegistryError, UnknownModelError
 from fnkit_build.registry import load_registry
 
 VALID = """
@@ -196,7 +196,7 @@ def test_valid_registry_round_trips_into_dataclasses(tmp_path: Path) -> None:
 def test_unknown_model_lists_the_known_ones(tmp_path: Path) -> None:
     path = tmp_path / "models.toml"
     path.write_text(VALID, encoding="utf-8")
-    with pytest.raises(ModelNotFoundError, match=r"unknown model 'mm'.*declares m"):
+    with pytest.raises(UnknownModelError, match=r"unknown model 'mm'.*declares m"):
         load_registry(path).select(["mm"])
 
 

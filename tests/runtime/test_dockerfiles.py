@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from fnkit_runtime import constants
+from fnkit_runtime import constants, vocabulary
 
 BASE_IMAGE = re.compile(r"^public\.ecr\.aws/lambda/python:3\.1[23](@sha256:[0-9a-f]{64})?$")
 TASK_ROOT = "${LAMBDA_TASK_ROOT}"
@@ -104,12 +104,12 @@ def test_dockerfile_matches_the_tree(model):
     for sources, destination in docker.copies:
         for source in (_expand(s, args) for s in sources):
             destinations[source] = destination
-            if source.rstrip("/") == f"{model}/{constants.DEFAULT_MODEL_SUBDIR}":
+            if source.rstrip("/") == f"{model}/{vocabulary.MODEL_SUBDIR}":
                 continue
             assert (FUNCTIONS / source).exists(), f"COPY source {source} is not in functions/"
     # AND the handler and the artifact land where the runtime looks for them
     assert destinations["fnkit_runtime/"] == f"{TASK_ROOT}/fnkit_runtime/"
-    assert destinations[f"{model}/model/"] == f"{TASK_ROOT}/{constants.DEFAULT_MODEL_SUBDIR}/"
+    assert destinations[f"{model}/model/"] == f"{TASK_ROOT}/{vocabulary.MODEL_SUBDIR}/"
     assert {k: _expand(v, args) for k, v in docker.env.items()} == {constants.MODEL_NAME_ENV: model}
 
 
@@ -152,7 +152,7 @@ def test_build_writes_the_folder_the_dockerfile_copies(built_models, model):
     # GIVEN the shipped models built by `fnkit build` / THEN <out>/<model>/model/ holds what the image needs
     from fnkit_runtime.manifest import load_manifest, verify_artifact
 
-    model_dir = built_models / model / constants.DEFAULT_MODEL_SUBDIR
+    model_dir = built_models / model / vocabulary.MODEL_SUBDIR
     manifest = load_manifest(model_dir)
     verify_artifact(manifest, model_dir)
     if manifest.text is not None:

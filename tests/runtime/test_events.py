@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from fnkit_ops.events import EVENT_TYPES, EVENTS_DIR, load_event
 from fnkit_ops.exceptions import UsageError
-from fnkit_runtime.dispatch import EventKind, classify
+from fnkit_runtime.event_kinds import EventKind, classify
 
 KIND_OF_TYPE = {
     "rest-api": EventKind.REST_API,

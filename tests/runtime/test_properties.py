@@ -154,7 +154,7 @@ def mutated_events(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
 
 
 def _is_proxy(event: Any) -> bool:
-    from fnkit_runtime.dispatch import EventKind, classify
+    from fnkit_runtime.event_kinds import EventKind, classify
 
     return classify(event) in {EventKind.REST_API, EventKind.HTTP_API, EventKind.FUNCTION_URL}
 

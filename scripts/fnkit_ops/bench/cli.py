@@ -13,6 +13,8 @@ from fnkit_ops.bench.sampling import Sampling
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from fnkit_build.project import add_registry_argument
+
     add = parser.add_argument
     add("models", nargs="*", metavar="MODEL", help="models to measure (default: all in the registry)")
     add("--out", type=Path, required=True, help="folder for bench.json, report.md and bench.png")
@@ -23,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="exactly N fresh processes per cold start (default: adaptive)",
     )
-    add("--registry", type=Path, default=None, help="the project's models.toml (default: ./models.toml)")
+    add_registry_argument(parser, "; writes memory_mb into it with --write-registry")
     add(
         "--artifacts",
         type=Path,
@@ -86,17 +88,18 @@ def _command() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from fnkit_build.project import DEFAULT_REGISTRY, artifacts_dir
+    from fnkit_build.project import artifacts_dir
     from fnkit_build.registry import load_registry
 
+    from fnkit_ops.bench.pipeline import run_bench
+    from fnkit_ops.bench.plan import BenchOptions
     from fnkit_ops.bench.prices import load_prices
-    from fnkit_ops.bench.runner import BenchOptions, run_bench
 
     if not 0 <= args.cold_fraction <= 1:
         raise BenchConfigError(f"--cold-fraction must be within [0, 1], got {args.cold_fraction}")
     quick = bool(args.quick)
     cold_sampling, warm_sampling = sampling_of(args)
-    registry = args.registry or DEFAULT_REGISTRY
+    registry = args.registry
     specs = load_registry(registry).select(args.models)
     models = tuple(spec.name for spec in specs)
     if args.shapes_only:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from fnkit_runtime.config import threads_for_memory
-from fnkit_runtime.constants import MAX_VCPUS, MB_PER_VCPU
+from fnkit_runtime.vocabulary import MAX_VCPUS, MB_PER_VCPU, MEMORY_RANGE, memory_in_range
 
 from fnkit_ops.bench.constants import MEMORY_HEADROOM
 from fnkit_ops.bench.exceptions import BenchConfigError
@@ -158,8 +158,8 @@ def estimate_grid(
     if not 0 <= cold_fraction <= 1:
         raise BenchConfigError(f"cold-start fraction must be within [0, 1], got {cold_fraction}")
     for size in memory_sizes:
-        if not 128 <= size <= 10_240:
-            raise BenchConfigError(f"memory size {size} is outside Lambda's 128-10240 MB")
+        if not memory_in_range(size):
+            raise BenchConfigError(f"memory size {size} is outside {MEMORY_RANGE}")
     return [
         estimate(workload, size, arch, prices, cold_fraction=cold_fraction, thread_rule=thread_rule)
         for arch in prices.architectures

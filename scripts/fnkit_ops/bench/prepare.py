@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from fnkit_runtime.manifest import Manifest
+from fnkit_runtime.vocabulary import ARTIFACT_FILE
 
 from fnkit_ops.bench import constants as k
 from fnkit_ops.bench import floor
 from fnkit_ops.bench.baseline.export import HANDLER, HANDLER_FILE, HANDLER_MODULE
+from fnkit_ops.bench.plan import BenchOptions, Progress, VariantPlan
 from fnkit_ops.bench.variants import AccuracyEvaluator, export_baseline, export_fp32
 from fnkit_ops.invoke.function import assemble_function, function_config, locate_built_model
 from fnkit_ops.invoke.process import FunctionConfig
 from fnkit_ops.invoke.taskroot import assemble_task_root, function_copies
-
-if TYPE_CHECKING:
-    from fnkit_ops.bench.runner import BenchOptions, VariantPlan
-
-Progress = Callable[[str], None]
 
 
 def prepare_variants(
@@ -29,8 +24,6 @@ def prepare_variants(
     baseline, each in its own task root."""
     from fnkit_build.factory import load_bundle
     from fnkit_build.registry import load_registry
-
-    from fnkit_ops.bench.runner import VariantPlan
 
     spec = load_registry(options.registry).select([name])[0]
     built = locate_built_model(name, options.artifacts)
@@ -86,7 +79,7 @@ def prepare_variants(
     progress("  onnx-fp32: exporting with the build's exporter; assembling its task root")
     fp32_dir = export_fp32(spec, bundle, built.manifest, built.model_dir, workdir / "model-fp32")
     fp32_root = assemble_task_root(workdir / "root-fp32", built.requirements, function_copies(fp32_dir))
-    acc = evaluator.onnx(fp32_dir / "model.onnx")
+    acc = evaluator.onnx(fp32_dir / ARTIFACT_FILE)
     plans.append(
         VariantPlan(
             k.VARIANT_ONNX_FP32,
@@ -95,7 +88,7 @@ def prepare_variants(
             function_config(built),
             "onnx",
             False,
-            (fp32_dir / "model.onnx").stat().st_size,
+            (fp32_dir / ARTIFACT_FILE).stat().st_size,
             acc.name,
             acc.value,
         )

@@ -131,7 +131,7 @@ def measure_shapes(spec: Any, model_dir: Path, work: Path, progress: Callable[[s
     import torch
     from fnkit_build.export import export_onnx
     from fnkit_build.factory import load_bundle
-    from fnkit_build.runner import open_session
+    from fnkit_build.inference import open_session
     from fnkit_runtime.config import RuntimeConfig
     from fnkit_runtime.predict import predict
     from fnkit_runtime.session import load_model

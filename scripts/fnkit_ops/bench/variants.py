@@ -19,15 +19,10 @@ from typing import Any
 from fnkit_build.registry import ModelSpec
 from fnkit_build.types import ModelBundle
 from fnkit_runtime.manifest import ArtifactInfo, Manifest, sha256_file, write_atomic
+from fnkit_runtime.vocabulary import ARTIFACT_FILE, MANIFEST_FILE, Candidate
 
 from fnkit_ops.bench.baseline.export import BaselineModel, write_state_dict_model, write_transformers_model
 from fnkit_ops.bench.exceptions import BenchError
-
-METRIC_LABELS = {
-    "accuracy_drop": "accuracy",
-    "cosine_mean": "cosine to torch",
-    "max_abs_error": "max abs error",
-}
 
 
 @dataclass(frozen=True)
@@ -44,7 +39,7 @@ def export_fp32(spec: ModelSpec, bundle: ModelBundle, built: Manifest, built_dir
     if dest.exists():
         shutil.rmtree(dest)
     dest.mkdir(parents=True)
-    artifact = dest / "model.onnx"
+    artifact = dest / ARTIFACT_FILE
     export_onnx(bundle.module, bundle.example_inputs, spec, artifact)
     info = ArtifactInfo(
         file=artifact.name,
@@ -54,10 +49,10 @@ def export_fp32(spec: ModelSpec, bundle: ModelBundle, built: Manifest, built_dir
         onnxruntime_version=onnxruntime.__version__,
         optimized=False,
     )
-    manifest = dataclasses.replace(built, artifact=info, variant="fp32")
+    manifest = dataclasses.replace(built, artifact=info, variant=Candidate.FP32.value)
     if built.text is not None:
         shutil.copy2(built_dir / built.text.tokenizer_file, dest / built.text.tokenizer_file)
-    write_atomic(dest / "manifest.json", manifest.to_json().encode("utf-8"))
+    write_atomic(dest / MANIFEST_FILE, manifest.to_json().encode("utf-8"))
     return dest
 
 
@@ -82,12 +77,12 @@ class AccuracyEvaluator:
     """Scores outputs on the factory's evaluation set with the build's gate scorer."""
 
     def __init__(self, spec: ModelSpec, bundle: ModelBundle) -> None:
-        from fnkit_build.runner import run_torch
+        from fnkit_build.inference import run_torch
 
         self.spec = spec
         self.bundle = bundle
         self.reference = run_torch(bundle.module, bundle.eval_inputs, spec)
-        self.name = METRIC_LABELS.get(spec.gate.metric, spec.gate.metric)
+        self.name = spec.gate.metric.label
 
     def _raw(self, outputs: dict[str, Any]) -> float:
         from fnkit_build.gate import score
@@ -101,7 +96,7 @@ class AccuracyEvaluator:
         return Accuracy(self.name, self._raw(self.reference))
 
     def onnx(self, path: Path) -> Accuracy:
-        from fnkit_build.runner import open_session, run_session
+        from fnkit_build.inference import open_session, run_session
 
         outputs = run_session(open_session(path, threads=1), self.bundle.eval_inputs, self.spec)
         return Accuracy(self.name, self._raw(outputs))

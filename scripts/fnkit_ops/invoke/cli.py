@@ -25,6 +25,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fnkit_runtime.vocabulary import MEMORY_RANGE, memory_in_range
+
 from fnkit_ops.exceptions import UsageError
 
 if TYPE_CHECKING:
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     from fnkit_ops.invoke.runner import RunResult
     from fnkit_ops.invoke.taskroot import TaskRoot
 
-from fnkit_build.project import DEFAULT_REGISTRY, artifacts_dir
+from fnkit_build.project import add_registry_argument, artifacts_dir
 
 from fnkit_ops.invoke.constants import DEFAULT_TIMEOUT_S, Emulator
 
@@ -52,12 +54,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--repeat", type=int, default=1, metavar="N", help="send the events N times (default 1)"
     )
-    parser.add_argument(
-        "--registry",
-        type=Path,
-        default=DEFAULT_REGISTRY,
-        help="the project's models.toml (default: ./models.toml); its built models are found beside it",
-    )
+    add_registry_argument(parser, "; its built models are found beside it")
     parser.add_argument(
         "--artifacts",
         type=Path,
@@ -121,20 +118,9 @@ def _parse_env(pairs: list[str]) -> dict[str, str]:
 
 
 def _read_events(paths: list[str]) -> list[tuple[str, Any]]:
-    from fnkit_ops.invoke.exceptions import EventFileError
+    from fnkit_ops.events import read_event
 
-    events: list[tuple[str, Any]] = []
-    for raw in paths:
-        path = Path(raw)
-        try:
-            events.append((raw, json.loads(path.read_text(encoding="utf-8"))))
-        except FileNotFoundError as exc:
-            raise EventFileError(
-                f"event file {raw} does not exist (see events/ for the shipped ones)"
-            ) from exc
-        except (OSError, ValueError) as exc:
-            raise EventFileError(f"event file {raw} is not readable JSON: {exc}") from exc
-    return events
+    return [(raw, read_event(Path(raw))) for raw in paths]
 
 
 def _check_args(args: argparse.Namespace) -> None:
@@ -142,8 +128,8 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UsageError("--repeat must be at least 1")
     if args.timeout is not None and args.timeout <= 0:
         raise UsageError("--timeout must be positive")
-    if args.memory is not None and not 128 <= args.memory <= 10_240:
-        raise UsageError(f"--memory {args.memory} is outside Lambda's 128-10240 MB")
+    if args.memory is not None and not memory_in_range(args.memory):
+        raise UsageError(f"--memory {args.memory} is outside {MEMORY_RANGE}")
 
 
 def run(args: argparse.Namespace) -> int:

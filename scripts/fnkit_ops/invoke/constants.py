@@ -5,6 +5,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Final
 
+from fnkit_runtime.vocabulary import API_TIMEOUT_S
+
 
 class Emulator(StrEnum):
     """What serves the Runtime API to awslambdaric in `fnkit invoke`."""
@@ -34,8 +36,7 @@ TASK_ROOT_MARKER: Final = ".fnkit-task-root"
 
 RUNTIME_API_VERSION: Final = "2018-06-01"
 DEFAULT_REGION: Final = "us-east-1"
-DEFAULT_FUNCTION_VERSION: Final = "$LATEST"
-DEFAULT_TIMEOUT_S: Final = 30.0
+DEFAULT_TIMEOUT_S: Final = float(API_TIMEOUT_S)
 """Per-invocation timeout, as the template's function Timeout."""
 DEFAULT_INIT_TIMEOUT_S: Final = 120.0
 """Guard against a hung init; Lambda's own init limit (10 s) is not simulated."""

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from fnkit_ops.exceptions import OpsError, UsageError
+from fnkit_ops.exceptions import EventFileError, OpsError, UsageError
+
+__all__ = [
+    "DependencyInstallError",
+    "EventFileError",
+    "FunctionInitError",
+    "ModelNotBuiltError",
+    "RuntimeApiError",
+    "TaskRootError",
+]
 
 
 class ModelNotBuiltError(UsageError):
     """The model has no built artifact and manifest in the artifacts folder; exit code 2."""
-
-
-class EventFileError(UsageError):
-    """An event file is missing or is not JSON; exit code 2."""
 
 
 class TaskRootError(UsageError):

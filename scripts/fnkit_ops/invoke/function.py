@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fnkit_runtime.constants import (
-    DEFAULT_MODEL_SUBDIR,
-    DEFAULT_NAMESPACE,
-    MANIFEST_FILE,
-    METRICS_NAMESPACE_ENV,
-    SERVICE_NAME_ENV,
-)
+from fnkit_build.project import DEFAULT_REGISTRY
+from fnkit_runtime.constants import DEFAULT_NAMESPACE, METRICS_NAMESPACE_ENV, SERVICE_NAME_ENV
 from fnkit_runtime.manifest import Manifest, load_manifest, verify_artifact
+from fnkit_runtime.vocabulary import MANIFEST_FILE, MODEL_SUBDIR
 
 from fnkit_ops.invoke.constants import DEFAULT_REGION
 from fnkit_ops.invoke.exceptions import ModelNotBuiltError
@@ -84,18 +79,19 @@ class BuiltFunction:
 
 
 def _registry_models() -> list[str]:
-    registry = functions_source_dir().parent / "models.toml"
+    """The kit's registry's model names, read by the registry loader; none when it does not load."""
+    from fnkit_build.exceptions import RegistryError
+    from fnkit_build.registry import load_registry
+
     try:
-        data = tomllib.loads(registry.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
+        return sorted(load_registry(functions_source_dir().parent / DEFAULT_REGISTRY).models)
+    except RegistryError:
         return []
-    models = data.get("models")
-    return sorted(models) if isinstance(models, dict) else []
 
 
 def locate_built_model(model: str, artifacts_dir: Path) -> BuiltFunction:
     """The built model in `artifacts_dir/<model>/model/`, its manifest read and artifact verified."""
-    model_dir = artifacts_dir / model / DEFAULT_MODEL_SUBDIR
+    model_dir = artifacts_dir / model / MODEL_SUBDIR
     if not (model_dir / MANIFEST_FILE).is_file():
         known = _registry_models()
         if known and model not in known:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO
 
 from fnkit_runtime.constants import (
+    DEFAULT_FUNCTION_VERSION,
     FUNCTION_NAME_ENV,
     FUNCTION_VERSION_ENV,
     INIT_TYPE_SNAP_START,
@@ -28,8 +29,9 @@ from fnkit_runtime.constants import (
     MODEL_NAME_ENV,
     TASK_ROOT_ENV,
 )
+from fnkit_runtime.vocabulary import MEMORY_RANGE, memory_in_range
 
-from fnkit_ops.invoke.constants import ACCOUNT_ID, DEFAULT_FUNCTION_VERSION, DEFAULT_REGION, HANDLER
+from fnkit_ops.invoke.constants import ACCOUNT_ID, DEFAULT_REGION, HANDLER
 
 OutputSink = Callable[[str, str], None]
 """Called with (stream name "stdout" | "stderr", line without newline) for each line of the child."""
@@ -54,8 +56,8 @@ class FunctionConfig:
     """Start as Lambda does when it creates a SnapStart snapshot (init type `snap-start`, model at init)."""
 
     def __post_init__(self) -> None:
-        if not 128 <= self.memory_mb <= 10_240:
-            raise ValueError(f"memory size {self.memory_mb} MB is outside Lambda's 128-10240 MB")
+        if not memory_in_range(self.memory_mb):
+            raise ValueError(f"memory size {self.memory_mb} MB is outside {MEMORY_RANGE}")
 
     @property
     def arn(self) -> str:

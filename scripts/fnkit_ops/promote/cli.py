@@ -300,6 +300,6 @@ def _smoke_manifest(value: Path | None, registry: Path | None) -> Path | None:
     if value is None or registry is None or value.exists():
         return value
     from fnkit_build.project import artifacts_dir
-    from fnkit_runtime.constants import DEFAULT_MODEL_SUBDIR
+    from fnkit_runtime.vocabulary import MODEL_SUBDIR
 
-    return artifacts_dir(registry) / str(value) / DEFAULT_MODEL_SUBDIR
+    return artifacts_dir(registry) / str(value) / MODEL_SUBDIR

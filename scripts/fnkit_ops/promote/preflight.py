@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from fnkit_runtime.constants import DEFAULT_FUNCTION_VERSION
 from fnkit_runtime.manifest import GoldenSample
 
 from fnkit_ops.promote.alarms import judge_alarms, read_alarms
@@ -111,7 +112,7 @@ def preflight(config: PromotionConfig, deps: Dependencies, publish: Callable[[],
     alias = AliasClient(deps.lambda_client, config.function, config.alias)
     state = alias.get()
     shift = check_alias_shape(state)
-    if state.function_version == "$LATEST":
+    if state.function_version == DEFAULT_FUNCTION_VERSION:
         raise VersionNotPublishedError(f"alias {config.alias} points at $LATEST, not a published version")
     states = read_alarms(deps.cloudwatch, config.gates.alarms)
     golden = tuple(load_golden(config.smoke_manifest)) if config.smoke_manifest else ()

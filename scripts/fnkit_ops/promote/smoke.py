@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fnkit_runtime.constants import MANIFEST_FILE
 from fnkit_runtime.manifest import GoldenSample, load_manifest
+from fnkit_runtime.vocabulary import MANIFEST_FILE
 
 from fnkit_ops.promote.alias import LambdaClient
 from fnkit_ops.promote.exceptions import PromoteUsageError

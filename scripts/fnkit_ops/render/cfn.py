@@ -8,6 +8,7 @@ CloudFormation needs a function; `dump` writes it as block YAML that cfn-lint, t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import yaml
@@ -93,6 +94,8 @@ def _represent_str(dumper: yaml.SafeDumper, text: str) -> yaml.Node:
 
 _Dumper.add_representer(Tag, _represent_tag)
 _Dumper.add_representer(str, _represent_str)
+_Dumper.add_multi_representer(StrEnum, _represent_str)
+"""The registry's words (`fnkit_runtime.vocabulary`) are StrEnums: written as their plain values."""
 _Dumper.add_representer(dict, lambda d, data: d.represent_dict(data.items()))
 
 

@@ -12,7 +12,7 @@ import json
 import sys
 from pathlib import Path
 
-from fnkit_build.project import DEFAULT_REGISTRY
+from fnkit_build.project import add_registry_argument
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -21,12 +21,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "template.yaml, functions/Dockerfile, events/<model>-<type>.json, samconfig.toml (when absent) "
         "and .github/workflows/deploy.yml, all relative to the registry's folder."
     )
-    parser.add_argument(
-        "--registry",
-        type=Path,
-        default=DEFAULT_REGISTRY,
-        help="the project's models.toml (default: ./models.toml)",
-    )
+    add_registry_argument(parser)
     parser.add_argument(
         "--artifacts",
         type=Path,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from fnkit_build.registry import ModelSpec
 from fnkit_runtime import constants as c
+from fnkit_runtime.vocabulary import MODEL_SUBDIR
 
 from fnkit_ops.invoke.constants import REQUIREMENTS_FILE, REQUIREMENTS_TEXT_FILE
 
@@ -59,7 +60,7 @@ RUN test -n "${{MODEL}}" \\
 # which changes most often, last.
 COPY {RUNTIME_PACKAGE}/ {task}/{RUNTIME_PACKAGE}/
 RUN python -m compileall -q "{task}/{RUNTIME_PACKAGE}"
-COPY ${{MODEL}}/{c.DEFAULT_MODEL_SUBDIR}/ {task}/{c.DEFAULT_MODEL_SUBDIR}/
+COPY ${{MODEL}}/{MODEL_SUBDIR}/ {task}/{MODEL_SUBDIR}/
 
 ENV {c.MODEL_NAME_ENV}=${{MODEL}}
 

@@ -15,7 +15,8 @@ from fnkit_build.project import FUNCTIONS_DIR, artifacts_dir
 from fnkit_build.registry import ModelSpec, Registry
 from fnkit_runtime import constants as c
 from fnkit_runtime.exceptions import ManifestError, RequestError
-from fnkit_runtime.manifest import TensorSpec, load_manifest
+from fnkit_runtime.manifest import load_manifest
+from fnkit_runtime.vocabulary import MODEL_SUBDIR
 
 from fnkit_ops.events import EVENT_TYPES
 from fnkit_ops.render import events as ev
@@ -39,7 +40,7 @@ def built_request(spec: ModelSpec, artifacts: Path) -> dict[str, Any] | None:
     held-out inputs, so every build machine renders the same events.
     """
     try:
-        manifest = load_manifest(artifacts / spec.name / c.DEFAULT_MODEL_SUBDIR)
+        manifest = load_manifest(artifacts / spec.name / MODEL_SUBDIR)
     except ManifestError:
         return None
     if not manifest.golden:
@@ -50,17 +51,16 @@ def built_request(spec: ModelSpec, artifacts: Path) -> dict[str, Any] | None:
 
 def valid_request(spec: ModelSpec, request: Any) -> bool:
     """Whether the function would accept `request` (the runtime's own decoding and validation)."""
-    from fnkit_runtime.codec import decode_tensors
+    from fnkit_runtime.feeds import tensor_feeds
     from fnkit_runtime.text import parse_texts
-    from fnkit_runtime.validation import check_body, validate_tensors
+    from fnkit_runtime.validation import check_body
 
     try:
         body = check_body(request)
         if spec.text is not None:
             parse_texts(body["inputs"], spec.limits)
             return True
-        specs = [TensorSpec(t.name, t.dtype, list(t.shape)) for t in spec.inputs]
-        validate_tensors(decode_tensors(body["inputs"], specs), specs, spec.limits)
+        tensor_feeds(body["inputs"], [t.spec() for t in spec.inputs], spec.limits)
     except (RequestError, KeyError, TypeError, ValueError):
         return False
     return True

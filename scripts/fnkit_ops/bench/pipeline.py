@@ -7,8 +7,7 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,49 +21,12 @@ from fnkit_ops.bench.exceptions import BenchError
 from fnkit_ops.bench.importtime import import_table
 from fnkit_ops.bench.machine import batch_events, machine_info
 from fnkit_ops.bench.memory import memory_choices, memory_grid, snapstart_costs
-from fnkit_ops.bench.prices import PriceTable
+from fnkit_ops.bench.plan import BenchOptions, Progress, VariantPlan
 from fnkit_ops.bench.registry_edit import write_memory_size
 from fnkit_ops.bench.report import render_report
 from fnkit_ops.bench.results import BenchRun, ColdStart, ModelBench, VariantResult
-from fnkit_ops.bench.sampling import Sampling
 from fnkit_ops.bench.targets import check_targets
 from fnkit_ops.bench.warm import WarmSpec, run_worker
-from fnkit_ops.invoke.process import FunctionConfig
-from fnkit_ops.invoke.taskroot import TaskRoot
-
-Progress = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class BenchOptions:
-    models: tuple[str, ...]
-    out: Path
-    registry: Path
-    artifacts: Path
-    prices: PriceTable
-    cold_sampling: Sampling = k.ADAPTIVE_COLD
-    warm_sampling: Sampling = k.ADAPTIVE_WARM
-    warmup: int = k.WARMUP_CALLS
-    skip_baseline: bool = False
-    write_registry: bool = False
-    cold_fraction: float = k.DEFAULT_COLD_FRACTION
-    command: str = "fnkit bench"
-
-
-@dataclass(frozen=True)
-class VariantPlan:
-    """A variant ready to measure: its task root, Lambda configuration and accuracy."""
-
-    variant: str
-    detail: str
-    task_root: TaskRoot
-    config: FunctionConfig
-    kind: str
-    """onnx | floor | torch: what the worker times as the raw model call."""
-    load_at_init: bool
-    artifact_bytes: int
-    metric_name: str
-    metric_value: float
 
 
 def measure_warm(
