@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -119,6 +119,31 @@ class OutputLog:
             return len(self.lines)
 
 
+def spawn_logged(
+    command: Sequence[str], *, cwd: Path, env: dict[str, str], on_line: Callable[[str, str], None]
+) -> tuple[subprocess.Popen[bytes], list[threading.Thread]]:
+    """Start `command` (stdin closed) with a daemon thread per output stream calling
+    `on_line(stream, line)` for each line; the streams are closed when the process ends them."""
+    popen = subprocess.Popen(
+        list(command), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    readers = [
+        threading.Thread(target=_pump, args=(name, pipe, on_line), daemon=True)
+        for name, pipe in (("stdout", popen.stdout), ("stderr", popen.stderr))
+        if pipe is not None
+    ]
+    for reader in readers:
+        reader.start()
+    return popen, readers
+
+
+def _pump(name: str, pipe: IO[bytes], on_line: Callable[[str, str], None]) -> None:
+    for raw in iter(pipe.readline, b""):
+        on_line(name, raw.decode("utf-8", errors="replace").rstrip("\n"))
+    pipe.close()
+
+
 class FunctionProcess:
     """One execution environment: the child process, its output readers and its memory probe."""
 
@@ -136,30 +161,18 @@ class FunctionProcess:
         self.sink = sink
         python = config.python or base_python()
         self.started_at = time.perf_counter()
-        self.popen = subprocess.Popen(
+        self.popen, self._readers = spawn_logged(
             [str(python), "-s", "-S", "-m", "awslambdaric", config.handler],
             cwd=task_root,
             env=lambda_environment(task_root, api_address, config),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            on_line=self._on_line,
         )
-        self._readers = [
-            threading.Thread(target=self._pump, args=(name, pipe), daemon=True)
-            for name, pipe in (("stdout", self.popen.stdout), ("stderr", self.popen.stderr))
-            if pipe is not None
-        ]
-        for reader in self._readers:
-            reader.start()
         self._peak_kib = 0
 
-    def _pump(self, name: str, pipe: IO[bytes]) -> None:
-        for raw in iter(pipe.readline, b""):
-            line = raw.decode("utf-8", errors="replace").rstrip("\n")
-            self.log.add(name, line)
-            if self.sink is not None:
-                self.sink(name, line)
-        pipe.close()
+    def _on_line(self, name: str, line: str) -> None:
+        self.log.add(name, line)
+        if self.sink is not None:
+            self.sink(name, line)
 
     @property
     def pid(self) -> int:

@@ -26,7 +26,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from fnkit_ops.invoke.constants import (
     DEFAULT_INIT_TIMEOUT_S,
@@ -37,7 +37,14 @@ from fnkit_ops.invoke.constants import (
     RIE_START_TIMEOUT_S,
 )
 from fnkit_ops.invoke.exceptions import EmulatorError, FunctionInitError
-from fnkit_ops.invoke.process import FunctionConfig, OutputLog, OutputSink, base_python, lambda_environment
+from fnkit_ops.invoke.process import (
+    FunctionConfig,
+    OutputLog,
+    OutputSink,
+    base_python,
+    lambda_environment,
+    spawn_logged,
+)
 from fnkit_ops.invoke.report import InvocationResult, parse_report_line
 from fnkit_ops.invoke.rie_binary import RieBinary
 from fnkit_ops.invoke.runner import RunResult, encode_event
@@ -143,31 +150,14 @@ class EmulatorProcess:
             "--runtime-api-address", api,
             str(python), "-s", "-S", "-m", "awslambdaric", config.handler,
         ]  # fmt: skip
-        self.popen = subprocess.Popen(
-            command,
-            cwd=task_root,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        self._readers = [
-            threading.Thread(target=self._pump, args=(name, pipe), daemon=True)
-            for name, pipe in (("stdout", self.popen.stdout), ("stderr", self.popen.stderr))
-            if pipe is not None
-        ]
-        for reader in self._readers:
-            reader.start()
+        self.popen, self._readers = spawn_logged(command, cwd=task_root, env=env, on_line=self._on_line)
 
-    def _pump(self, name: str, pipe: IO[bytes]) -> None:
-        for raw in iter(pipe.readline, b""):
-            line = raw.decode("utf-8", errors="replace").rstrip("\n")
-            self.log.add(name, line)
-            with self.lines:
-                self.lines.notify_all()
-            if self.sink is not None:
-                self.sink(name, line)
-        pipe.close()
+    def _on_line(self, name: str, line: str) -> None:
+        self.log.add(name, line)
+        with self.lines:
+            self.lines.notify_all()
+        if self.sink is not None:
+            self.sink(name, line)
 
     def alive(self) -> bool:
         return self.popen.poll() is None
