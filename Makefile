@@ -8,7 +8,7 @@ CHECKOV_VENV := $(VENV)/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 LOCK_FLAGS := --quiet --generate-hashes --allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links
 
-.PHONY: venv demo test test-all lint lock bench clean
+.PHONY: venv demo test test-all test-emulated emulators lint lock bench clean
 
 venv: $(STAMP) $(CHECKOV_STAMP)
 
@@ -42,12 +42,35 @@ lint: venv
 	$(BIN)/mypy
 	$(BIN)/fnkit render --check
 
-## test: lint, then the test suite (slow tests excluded)
-test: lint
+## emulators: qemu user mode, debootstrap and binfmt_misc for `fnkit build`'s verification on the
+## target CPU classes (apt-get when missing; needs root, as CI runs)
+emulators:
+	@if ! command -v qemu-x86_64-static >/dev/null || ! command -v qemu-aarch64-static >/dev/null \
+	    || ! command -v debootstrap >/dev/null || ! command -v update-binfmts >/dev/null; then \
+	  echo "installing qemu-user-static debootstrap binfmt-support (apt-get)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    qemu-user-static debootstrap binfmt-support >/dev/null; \
+	fi
+	@if [ ! -e /proc/sys/fs/binfmt_misc/register ]; then \
+	  mount binfmt_misc -t binfmt_misc /proc/sys/fs/binfmt_misc || \
+	  echo "binfmt_misc unavailable: arm64 emulation roots cannot be built here"; \
+	fi
+	@if [ -e /proc/sys/fs/binfmt_misc/register ] && [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then \
+	  update-binfmts --enable qemu-aarch64 || true; \
+	fi
+
+## test: lint, then the test suite (slow tests excluded; the shipped models' build runs the x86-64
+## AVX2 emulation, so qemu must be installed: `make emulators`)
+test: lint emulators
 	$(BIN)/pytest
 
+## test-emulated: the shipped models' goldens under both emulations (x86-64 AVX2, arm64 Graviton2);
+## builds the arm64 root into .fnkit-cache/ on first use (a few minutes)
+test-emulated: venv emulators
+	$(BIN)/pytest -m emulated
+
 ## test-all: every test, slow ones included
-test-all: lint
+test-all: lint emulators
 	$(BIN)/pytest -m ''
 
 ## bench: the side-by-side benchmark against the torch baseline (README's performance section)

@@ -5,9 +5,10 @@ Dockerfile (and `fnkit invoke`) copies. The manifest inside the model folder hol
 the build's inputs, so an unchanged rebuild gives the same image inputs and no new Lambda version;
 the build's time and each candidate's measured latency live here instead.
 
-Shape (schema_version 1):
-    {"schema_version": 1, "model", "artifact_sha256", "created_at",
-     "candidates": {"<name>": {"latency_ms_p50": float}}}
+Shape (schema_version 2):
+    {"schema_version": 2, "model", "artifact_sha256", "created_at",
+     "candidates": {"<name>": {"latency_ms_p50": float}},
+     "cpu_verification": {"seconds": float, "classes": {"<cpu class>": seconds}}}
 `artifact_sha256` ties the report to the manifest (and artifact) it was measured with.
 """
 
@@ -24,9 +25,11 @@ from fnkit_runtime.manifest import Manifest, write_atomic
 
 from fnkit_build.exceptions import PackageError
 from fnkit_build.gate import Evaluation
+from fnkit_build.verify import Verification
 
 BUILD_REPORT_FILE = "build-report.json"
-BUILD_REPORT_SCHEMA_VERSION = 1
+BUILD_REPORT_SCHEMA_VERSION = 2
+"""2: `cpu_verification` (the emulated runs' time per target CPU class)."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,8 @@ class BuildReport:
     created_at: str
     """ISO-8601 UTC, seconds."""
     candidates: dict[str, CandidateTiming] = field(default_factory=dict)
+    cpu_verification: dict[str, Any] = field(default_factory=dict)
+    """{"seconds": total, "classes": {class: seconds}} of the final verification; {} when skipped."""
     schema_version: int = BUILD_REPORT_SCHEMA_VERSION
 
     def to_json(self) -> str:
@@ -61,6 +66,7 @@ class BuildReport:
                 artifact_sha256=data["artifact_sha256"],
                 created_at=data["created_at"],
                 candidates={k: CandidateTiming(**v) for k, v in data["candidates"].items()},
+                cpu_verification=dict(data["cpu_verification"]),
                 schema_version=version,
             )
         except (KeyError, TypeError, AttributeError) as exc:
@@ -72,12 +78,19 @@ def build_report_path(model_dir: Path) -> Path:
     return model_dir.parent / BUILD_REPORT_FILE
 
 
-def make_build_report(manifest: Manifest, evaluations: Sequence[Evaluation]) -> BuildReport:
+def make_build_report(
+    manifest: Manifest, evaluations: Sequence[Evaluation], verification: Verification
+) -> BuildReport:
+    timing: dict[str, Any] = {}
+    if not verification.skipped:
+        classes = {run.cpu: round(run.seconds, 2) for run in verification.runs}
+        timing = {"seconds": round(verification.seconds, 2), "classes": classes}
     return BuildReport(
         model=manifest.model,
         artifact_sha256=manifest.artifact.sha256,
         created_at=datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z"),
         candidates={e.name: CandidateTiming(round(e.latency_ms_p50, 4)) for e in evaluations},
+        cpu_verification=timing,
     )
 
 

@@ -38,6 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="do not repair int8 candidates that fail the gate by keeping nodes in float "
         "(registry: repair.enabled)",
     )
+    parser.add_argument(
+        "--no-verify-cpus",
+        action="store_true",
+        help="skip running the chosen artifact on the target CPU classes under emulation "
+        "(the manifest records a warning and golden tolerances fall back to a fixed bound)",
+    )
     parser.add_argument("--list", action="store_true", help="list the registry's models and exit")
 
 
@@ -55,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
         quantize=not args.skip_quantize,
         optimize=not args.no_optimize,
         repair=not args.no_repair,
+        verify_cpus=not args.no_verify_cpus,
     )
     build_models(registry, args.models, options)
     return 0

@@ -49,3 +49,7 @@ class GateError(BuildError):
 
 class PackageError(BuildError):
     """The artifact and manifest could not be written."""
+
+
+class CpuEmulationError(BuildError):
+    """A target CPU class cannot be emulated here, or its emulation root failed to build or run."""

@@ -24,9 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fnkit_build.cpus import QuantPreset
 from fnkit_build.exceptions import ExportError, QuantizationError
 from fnkit_build.export import check_onnx, export_onnx
-from fnkit_build.quantize import QuantPreset
 from fnkit_build.registry import ModelSpec
 from fnkit_build.serving import OptimizerDecl, fused_base
 from fnkit_build.types import Feeds

@@ -9,7 +9,7 @@ Those inputs must equal the factory's `golden_feeds`: if they differ, the factor
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,10 +25,7 @@ from fnkit_build.inference import open_served_session
 from fnkit_build.package import shipped_text
 from fnkit_build.registry import ModelSpec
 from fnkit_build.types import Array, Feeds, ModelBundle
-
-QUANTIZED_ATOL = 2e-3
-QUANTIZED_RTOL = 1e-2
-"""Int8 kernels may round differently on another CPU; fp32 goldens use the model's parity tolerance."""
+from fnkit_build.verify import GoldenTolerance
 
 
 @dataclass(frozen=True)
@@ -104,33 +101,38 @@ def golden_samples(
     artifact: Path,
     requests: list[dict[str, Any]],
     served: list[ServedRequest],
+    tolerances: list[GoldenTolerance],
     *,
-    quantized: bool,
     optimized: bool = False,
     execution: str = Execution.BATCH.value,
     pad_values: Mapping[str, int] | None = None,
+    outputs: Sequence[Mapping[str, Array]] | None = None,
 ) -> list[GoldenSample]:
     """Run each golden request through the artifact as the function does (its execution, its level).
 
-    An offline-optimized artifact runs with no further graph passes, as the function loads it.
+    An offline-optimized artifact runs with no further graph passes, as the function loads it. Each
+    sample's tolerance comes from the verification across target CPU classes (`verify`), which also
+    gives the `outputs` to record when the build host is not one of the function's CPUs.
     """
-    session = open_served_session(artifact, optimized=optimized)
-    names = [tensor.name for tensor in spec.outputs]
+    if outputs is None:
+        session = open_served_session(artifact, optimized=optimized)
+        names = [tensor.name for tensor in spec.outputs]
 
-    def run(feeds: Feeds) -> dict[str, Array]:
-        return dict(zip(names, session.run(names, feeds), strict=True))
+        def run(feeds: Feeds) -> dict[str, Array]:
+            return dict(zip(names, session.run(names, feeds), strict=True))
 
-    atol = max(spec.tolerance.atol, QUANTIZED_ATOL) if quantized else spec.tolerance.atol
-    rtol = max(spec.tolerance.rtol, QUANTIZED_RTOL) if quantized else spec.tolerance.rtol
+        outputs = [
+            run_items(run, inputs.rows, inputs.lengths, Execution(execution), pad_values) for inputs in served
+        ]
     samples = []
-    for request, inputs in zip(requests, served, strict=True):
-        outputs = run_items(run, inputs.rows, inputs.lengths, Execution(execution), pad_values)
+    for request, result, tolerance in zip(requests, outputs, tolerances, strict=True):
         samples.append(
             GoldenSample(
                 request=request,
-                outputs={name: value.tolist() for name, value in outputs.items()},
-                atol=atol,
-                rtol=rtol,
+                outputs={name: value.tolist() for name, value in result.items()},
+                atol=tolerance.atol,
+                rtol=tolerance.rtol,
+                cosine_min=tolerance.cosine_min,
             )
         )
     return samples

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from fnkit_runtime.manifest import (
     ArtifactInfo,
+    CpuCheck,
     GateInfo,
     GoldenSample,
     Manifest,
@@ -31,6 +32,7 @@ from fnkit_runtime.vocabulary import ARTIFACT_FILE, MANIFEST_FILE, MODEL_SUBDIR,
 from fnkit_build.exceptions import PackageError
 from fnkit_build.gate import Evaluation
 from fnkit_build.registry import ModelSpec
+from fnkit_build.verify import Verification
 
 
 def shipped_text(text: TextSpec, tokenizer: Path) -> TextSpec:
@@ -48,6 +50,7 @@ def make_manifest(
     chosen: Evaluation,
     evaluations: list[Evaluation],
     golden: list[GoldenSample],
+    verification: Verification,
     tokenizer: Path | None = None,
     repairs: Mapping[str, RepairInfo] | None = None,
 ) -> Manifest:
@@ -80,7 +83,7 @@ def make_manifest(
         ),
         signature=Signature(inputs=[t.spec() for t in spec.inputs], outputs=[t.spec() for t in spec.outputs]),
         limits=spec.limits,
-        function=spec.function,
+        function=spec.function.settings(),
         gate=GateInfo(
             metric=spec.gate.metric,
             threshold=spec.gate.threshold,
@@ -89,6 +92,9 @@ def make_manifest(
         ),
         candidates=[e.result(repairs.get(e.name)) for e in evaluations],
         golden=golden,
+        cpus=CpuCheck(
+            targets=list(spec.function.cpus), verified=verification.verified, warning=verification.warning
+        ),
         labels=list(spec.labels) if spec.labels else None,
         text=text,
         execution=chosen.execution,

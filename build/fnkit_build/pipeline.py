@@ -11,6 +11,7 @@ only after every gate has passed.
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import tempfile
 import time
@@ -24,6 +25,7 @@ from fnkit_runtime.manifest import Manifest, RepairInfo
 from fnkit_runtime.vocabulary import Candidate, Metric
 
 from fnkit_build.buildreport import make_build_report, write_build_report
+from fnkit_build.cpus import target_preset
 from fnkit_build.exceptions import GateError
 from fnkit_build.export import export_onnx, opset_of
 from fnkit_build.factory import load_bundle
@@ -35,11 +37,13 @@ from fnkit_build.invariance import check_invariance
 from fnkit_build.optimize import optimize_offline
 from fnkit_build.package import make_manifest, write_model_dir
 from fnkit_build.parity import check_parity
-from fnkit_build.quantize import check_calibration, quantize, target_preset
+from fnkit_build.project import cache_dir
+from fnkit_build.quantize import check_calibration, quantize
 from fnkit_build.registry import ModelSpec, Registry
 from fnkit_build.repair import RepairContext, repair_failing, repair_lines
 from fnkit_build.serving import FUSED_FP32, FUSED_PREFIX
 from fnkit_build.types import Array, ModelBundle
+from fnkit_build.verify import Verification, VerifyInputs, check_targets, golden_tolerances, skipped, verify
 
 
 @dataclass(frozen=True)
@@ -49,6 +53,8 @@ class BuildOptions:
     optimize: bool = True
     repair: bool = True
     """Repair failing int8 candidates (`fnkit_build.repair`) where the registry allows it."""
+    verify_cpus: bool = True
+    """Run the chosen artifact on every target CPU class (emulated); off: a warning in the manifest."""
     stream: TextIO = field(default_factory=lambda: sys.stdout)
 
 
@@ -59,6 +65,7 @@ class BuildResult:
     fp32: Evaluation
     chosen: Evaluation
     seconds: float
+    verification: Verification
 
 
 class Progress:
@@ -103,6 +110,10 @@ def build_model(spec: ModelSpec, options: BuildOptions) -> BuildResult:
     if any(candidate.needs_calibration for candidate in candidates):
         check_calibration(spec, bundle.calibration)
     golden_feeds = served_golden_feeds(spec, bundle)
+    if options.verify_cpus:
+        with progress.step("target CPU classes") as p:
+            check_targets(spec, cache_dir(spec.source))
+            p.detail = ", ".join(spec.function.cpus)
     with tempfile.TemporaryDirectory(prefix=f"fnkit-build-{spec.name}-") as tmp:
         work = Path(tmp)
         fp32_path = work / "fp32.onnx"
@@ -133,20 +144,30 @@ def build_model(spec: ModelSpec, options: BuildOptions) -> BuildResult:
                 reference,
                 bundle.eval_labels,
                 bundle.calibration,
-                target_preset(spec.function.architecture),
+                target_preset(spec.function.architecture, spec.function.cpus),
             )
             # the repair's node search re-quantizes the plain fp32 graph: fused candidates stay as gated
             fused = [e for e in evaluations if e.name.startswith(FUSED_PREFIX)]
             plain = [e for e in evaluations if not e.name.startswith(FUSED_PREFIX)]
             plain, repairs = repair_failing(context, plain, work, progress)
             evaluations = [*plain[:1], *fused, *plain[1:]]
-        chosen = choose(spec, evaluations)
-        progress.say(f"chosen: {chosen.name} (execution {chosen.execution})")
-        artifact, optimized = chosen.path, False
-        if options.optimize:
-            artifact, optimized = _optimize(spec, chosen, fp32_path, bundle, progress)
-        with progress.step("batch invariance of the shipped file") as p:
-            p.detail = _check_shipped_invariance(spec, chosen, artifact, optimized, bundle)
+        verify_inputs = VerifyInputs(
+            bundle.eval_inputs,
+            reference,
+            bundle.eval_labels,
+            [(served.rows, served.lengths) for served in golden_feeds],
+            cache_dir(spec.source),
+            _pad_values(spec, bundle),
+        )
+        chosen, artifact, optimized, verification, evaluations = _choose_verified(
+            spec,
+            evaluations=evaluations,
+            fp32_path=fp32_path,
+            bundle=bundle,
+            inputs=verify_inputs,
+            options=options,
+            progress=progress,
+        )
         with progress.step("package") as p:
             extra = {}
             if spec.text is not None and bundle.tokenizer_dir is not None:
@@ -162,17 +183,66 @@ def build_model(spec: ModelSpec, options: BuildOptions) -> BuildResult:
                 extra_files=extra,
                 repairs=repairs,
                 pad_values=_pad_values(spec, bundle),
+                verification=verification,
             )
             model_dir = write_model_dir(options.out, manifest, artifact, extra)
-            write_build_report(model_dir, make_build_report(manifest, evaluations))
+            write_build_report(model_dir, make_build_report(manifest, evaluations, verification))
             p.detail = f"{model_dir} ({manifest.artifact.bytes:,} bytes, sha256 {manifest.model_version})"
-    return BuildResult(model_dir, manifest, evaluations[0], chosen, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    return BuildResult(model_dir, manifest, evaluations[0], chosen, seconds, verification)
+
+
+def _choose_verified(
+    spec: ModelSpec,
+    *,
+    evaluations: list[Evaluation],
+    fp32_path: Path,
+    bundle: ModelBundle,
+    inputs: VerifyInputs,
+    options: BuildOptions,
+    progress: Progress,
+) -> tuple[Evaluation, Path, bool, Verification, list[Evaluation]]:
+    """Choose, optimize and verify on the target CPU classes; a failing class rejects the candidate
+    like the gate does (with the class named) and the choice is made again, fp32 included."""
+    while True:
+        chosen = choose(spec, evaluations)
+        assert chosen.execution is not None, "choose() only returns batch-invariant candidates"
+        progress.say(f"chosen: {chosen.name} (execution {chosen.execution})")
+        artifact, optimized = chosen.path, False
+        if options.optimize:
+            artifact, optimized = _optimize(spec, chosen, fp32_path, bundle, progress)
+        with progress.step("batch invariance of the shipped file") as p:
+            p.detail = _check_shipped_invariance(spec, chosen, artifact, optimized, bundle)
+        if not options.verify_cpus:
+            progress.say(f"WARNING: {skipped(spec).warning}; the manifest says so")
+            return chosen, artifact, optimized, skipped(spec), evaluations
+        with progress.step(f"verify {chosen.name} on {', '.join(spec.function.cpus)}") as p:
+            verification = verify(
+                spec, artifact, optimized=optimized, execution=chosen.execution, inputs=inputs
+            )
+            p.detail = _verification_detail(spec, verification)
+        if verification.passed:
+            return chosen, artifact, optimized, verification, evaluations
+        progress.say(f"{chosen.name} rejected: {'; '.join(verification.failures)}")
+        rejected = dataclasses.replace(
+            chosen, passed=False, reasons=(*chosen.reasons, *verification.failures)
+        )
+        evaluations = [rejected if e is chosen else e for e in evaluations]
+
+
+def _verification_detail(spec: ModelSpec, verification: Verification) -> str:
+    parts = [
+        f"{run.cpu} {spec.gate.metric} {run.metric:.4f} golden max abs {run.golden_max_abs:.2g} "
+        f"{'pass' if run.passed else 'FAIL'} ({run.seconds:.1f} s)"
+        for run in verification.runs
+    ]
+    return "; ".join(parts)
 
 
 def _quantize_all(
     spec: ModelSpec, candidates: Sequence[Candidate], fp32_path: Path, bundle: ModelBundle, progress: Progress
 ) -> dict[str, Path]:
-    preset = target_preset(spec.function.architecture)
+    preset = target_preset(spec.function.architecture, spec.function.cpus)
     if candidates:
         progress.say(f"quantization preset: {preset.reason}")
     files: dict[str, Path] = {}
@@ -213,7 +283,7 @@ def _fused_all(
         diffs = check_parity(spec.name, fused_out, reference, spec.tolerance, "fused ONNX fp32")
         p.detail = ", ".join(f"{d.name} max abs {d.max_abs:.2g}" for d in diffs)
     files = {FUSED_FP32: fused_path}
-    preset = target_preset(spec.function.architecture)
+    preset = target_preset(spec.function.architecture, spec.function.cpus)
     for name in decl.candidates[1:]:
         with progress.step(f"quantize {name}") as p:
             files[name] = quantize_fused(name, fused_path, work / f"{name}.onnx", preset=preset, spec=spec)
@@ -299,19 +369,27 @@ def _manifest(
     extra_files: dict[str, Path],
     repairs: dict[str, RepairInfo],
     pad_values: dict[str, int] | None,
+    verification: Verification,
 ) -> Manifest:
     import onnxruntime
 
     assert chosen.execution is not None, "choose() only returns batch-invariant candidates"
+    tolerances = golden_tolerances(
+        spec,
+        verification,
+        quantized=chosen.name not in (Candidate.FP32, FUSED_FP32),
+        samples=len(golden_feeds),
+    )
     golden = golden_samples(
         spec,
         artifact,
         golden_requests,
         golden_feeds,
-        quantized=chosen.name not in (Candidate.FP32, FUSED_FP32),
+        tolerances,
         optimized=optimized,
         execution=chosen.execution,
         pad_values=pad_values,
+        outputs=verification.golden_outputs,
     )
     return make_manifest(
         spec,
@@ -322,6 +400,7 @@ def _manifest(
         chosen=chosen,
         evaluations=evaluations,
         golden=golden,
+        verification=verification,
         tokenizer=extra_files.get(spec.text.tokenizer_file) if spec.text is not None else None,
         repairs=repairs,
     )

@@ -8,11 +8,15 @@ the rendered stack beside the registry. The kit's own repository is one such pro
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 DEFAULT_REGISTRY = Path("models.toml")
 FUNCTIONS_DIR = "functions"
 """The project's Docker build context and where `fnkit build` writes `<model>/model/`."""
+CACHE_DIR_ENV = "FNKIT_CACHE_DIR"
+"""Overrides the project cache (`<project>/.fnkit-cache`: dependency layers, emulation roots)."""
+CACHE_DIR = ".fnkit-cache"
 
 
 def add_registry_argument(parser: argparse.ArgumentParser, note: str = "") -> None:
@@ -33,3 +37,11 @@ def project_root(registry: Path) -> Path:
 def artifacts_dir(registry: Path, explicit: Path | None = None) -> Path:
     """Where the project's built models live: `explicit` if given, else `<project>/functions`."""
     return explicit if explicit is not None else project_root(registry) / FUNCTIONS_DIR
+
+
+def cache_dir(registry: Path) -> Path:
+    """`$FNKIT_CACHE_DIR`, else `.fnkit-cache` in the project's folder."""
+    configured = os.environ.get(CACHE_DIR_ENV)
+    if configured:
+        return Path(configured).expanduser().resolve()
+    return project_root(registry) / CACHE_DIR

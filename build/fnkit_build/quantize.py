@@ -5,14 +5,14 @@
 - `int8-dynamic` / `int8-dynamic-per-channel`: weights int8, activations quantized at run time; for
   Linear and attention models. Per-channel keeps MiniLM's cosine above 0.99 (0.968 without).
 - `reduce_range` (7-bit weights) avoids the u8×s8 int16 saturation of x86 CPUs without VNNI; ARM's
-  int8 dot-product kernels do not saturate, so arm64 never needs it.
+  int8 dot-product kernels do not saturate, so arm64 never needs it. The preset comes from the
+  registry's target CPU classes (`fnkit_build.cpus.target_preset`), never from the build host.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import platform
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,20 +21,10 @@ from typing import Any
 import numpy as np
 from fnkit_runtime.vocabulary import Candidate
 
+from fnkit_build.cpus import QuantPreset
 from fnkit_build.exceptions import CalibrationError, QuantizationError
 from fnkit_build.registry import ModelSpec
 from fnkit_build.types import Feeds
-
-VNNI_FLAGS = frozenset({"avx512_vnni", "avx_vnni", "amx_int8"})
-
-
-@dataclass(frozen=True)
-class QuantPreset:
-    """Settings that depend on the CPU the function runs on."""
-
-    architecture: str
-    reduce_range: bool
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -50,41 +40,6 @@ class NodeSelection:
         if self.only is not None:
             kwargs["nodes_to_quantize"] = list(self.only)
         return kwargs
-
-
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> frozenset[str]:
-    """The build host's CPU flags (empty when /proc/cpuinfo is unavailable, e.g. on macOS)."""
-    try:
-        text = cpuinfo.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return frozenset()
-    for line in text.splitlines():
-        key, _, value = line.partition(":")
-        if key.strip() in ("flags", "Features"):
-            return frozenset(value.split())
-    return frozenset()
-
-
-def target_preset(
-    architecture: str, flags: frozenset[str] | None = None, machine: str | None = None
-) -> QuantPreset:
-    """Quantization settings for a Lambda architecture, as measured on the build host.
-
-    The gate measures candidates on the build host, so for x86_64 the host decides: with VNNI the
-    full 8-bit range is safe; without it (or when building x86_64 on another architecture, where the
-    target CPU is unknown) weights use 7 bits.
-    """
-    if architecture == "arm64":
-        return QuantPreset("arm64", reduce_range=False, reason="arm64: int8 dot products do not saturate")
-    host = (machine or platform.machine()).lower()
-    if host not in ("x86_64", "amd64"):
-        return QuantPreset("x86_64", True, f"x86_64 target built on {host}: VNNI unknown, 7-bit weights")
-    found = sorted((flags if flags is not None else cpu_flags()) & VNNI_FLAGS)
-    if found:
-        return QuantPreset("x86_64", reduce_range=False, reason=f"x86_64 with {found[0]}: full 8-bit range")
-    return QuantPreset(
-        "x86_64", reduce_range=True, reason="x86_64 without VNNI: reduce_range (7-bit weights)"
-    )
 
 
 class _Reader:

@@ -37,6 +37,7 @@ from fnkit_runtime.vocabulary import (
     values,
 )
 
+from fnkit_build.cpus import CPU_CLASSES, DEFAULT_CPUS
 from fnkit_build.exceptions import RegistryError, UnknownModelError
 from fnkit_build.repairspec import RepairSpec, repair_spec
 from fnkit_build.serving import OptimizerDecl, executions, optimizer
@@ -109,6 +110,23 @@ class GateSpec:
 
 
 @dataclass(frozen=True)
+class FunctionDecl(FunctionSettings):
+    """The manifest's function settings plus the target CPU classes (`fnkit_build.cpus`) the function
+    may land on; the quantization preset and the build's emulated verification follow them.
+    Default: DEFAULT_CPUS of the architecture. The manifest records them in `cpus`, not here."""
+
+    cpus: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not self.cpus:
+            object.__setattr__(self, "cpus", DEFAULT_CPUS[self.architecture])
+
+    def settings(self) -> FunctionSettings:
+        return FunctionSettings(memory_mb=self.memory_mb, architecture=self.architecture)
+
+
+@dataclass(frozen=True)
 class ModelSpec:
     name: str
     factory: str
@@ -117,7 +135,7 @@ class ModelSpec:
     outputs: tuple[TensorDecl, ...]
     tolerance: Tolerance
     gate: GateSpec
-    function: FunctionSettings
+    function: FunctionDecl
     """The manifest's own type: memory size and architecture of the Lambda function."""
     quantization: tuple[Candidate, ...] = ()
     labels: tuple[str, ...] | None = None
@@ -341,13 +359,30 @@ def _gate(entry: _Entry, task: Task) -> GateSpec:
     )
 
 
-def _function(entry: _Entry) -> FunctionSettings:
+def _function(entry: _Entry) -> FunctionDecl:
     entry.keys("function", FUNCTION_KEYS)
     memory = entry.get("function.memory_mb", int)
     if not memory_in_range(memory):
         raise entry.fail("function.memory_mb", f"{memory} is outside {MEMORY_RANGE}")
     architecture = entry.member("function.architecture", Architecture)
-    return FunctionSettings(memory_mb=memory, architecture=architecture)
+    return FunctionDecl(memory_mb=memory, architecture=architecture, cpus=_cpus(entry, architecture))
+
+
+def _cpus(entry: _Entry, architecture: str) -> tuple[str, ...]:
+    names = entry.get("function.cpus", list, list(DEFAULT_CPUS[architecture]))
+    if not names:
+        raise entry.fail("function.cpus", "names no CPU class; omit it for the architecture's default")
+    for name in names:
+        known = CPU_CLASSES.get(name) if isinstance(name, str) else None
+        if known is None:
+            raise entry.fail("function.cpus", f"{name!r} is not one of {', '.join(CPU_CLASSES)}")
+        if known.architecture != architecture:
+            raise entry.fail(
+                "function.cpus", f"{name!r} is an {known.architecture} class, not {architecture}"
+            )
+    if len(set(names)) != len(names):
+        raise entry.fail("function.cpus", f"{names!r} lists a class twice")
+    return tuple(names)
 
 
 def _quantization(entry: _Entry) -> tuple[Candidate, ...]:

@@ -24,6 +24,7 @@ SNAPSTART_MIN_PYTHON = (3, 12)
 FUNCTION_KEYS = (
     "memory_mb",
     "architecture",
+    "cpus",
     "timeout_s",
     "reserved_concurrency",
     "provisioned_concurrency",

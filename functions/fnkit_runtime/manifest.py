@@ -41,9 +41,11 @@ from fnkit_runtime.vocabulary import (
 
 SCHEMA_VERSION = 3
 """Bump on any change to the manifest's shape. 2: `created_at` and the candidates' `latency_ms_p50`
-moved out to the build report. 3: a repaired candidate's `repair` (nodes kept in float, metric and
-bytes before repair); `execution` (how a request's items are run), `text.on_overflow`,
-`artifact.fused_operators`."""
+moved out to the build report. 3 (this release): a repaired candidate's `repair` (nodes kept in
+float, metric and bytes before repair); `execution` (how a request's items are run),
+`text.on_overflow`, `artifact.fused_operators`; `cpus` (target CPU classes, those verified, a skip
+warning) and golden `cosine_min`, tolerances derived from the spread measured across the verified
+classes."""
 
 
 _SHA256 = frozenset("0123456789abcdef")
@@ -255,11 +257,33 @@ class GoldenSample:
     """Expected outputs by name, nested lists, as the function returns them under `outputs`."""
     atol: float
     rtol: float
+    cosine_min: float | None = None
+    """Embeddings: each returned row's cosine similarity to the golden row must reach this too."""
 
     def __post_init__(self) -> None:
         for name in ("atol", "rtol"):
             finite(name, getattr(self, name))
             at_least(name, getattr(self, name), 0)
+        if self.cosine_min is not None:
+            within("cosine_min", self.cosine_min, -1, 1)
+
+
+@dataclass(frozen=True)
+class CpuCheck:
+    """The CPU classes the function may land on, and those the build ran the artifact on."""
+
+    targets: list[str]
+    """The registry's target classes (`function.cpus`), which set the quantization preset."""
+    verified: dict[str, str] = field(default_factory=dict)
+    """Class -> how it was run (an emulator, or the build host); golden tolerances cover them all."""
+    warning: str = ""
+    """Set when verification was skipped (`fnkit build --no-verify-cpus`)."""
+
+    def __post_init__(self) -> None:
+        if not self.targets:
+            raise ManifestError("cpus.targets names no CPU class")
+        if not self.verified and not self.warning:
+            raise ManifestError("cpus: no class verified and no warning saying why")
 
 
 @dataclass(frozen=True)
@@ -285,6 +309,7 @@ class Manifest:
     gate: GateInfo
     candidates: list[CandidateResult]
     golden: list[GoldenSample]
+    cpus: CpuCheck
     labels: list[str] | None = None
     """Class labels for classification models (index -> label)."""
     text: TextSpec | None = None

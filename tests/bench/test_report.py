@@ -10,7 +10,7 @@ from fnkit_ops.bench.constants import VARIANT_SHIPPED
 from fnkit_ops.bench.memory import memory_choices
 from fnkit_ops.bench.pipeline import write_outputs
 from fnkit_ops.bench.prices import PriceTable
-from fnkit_ops.bench.report import format_bytes, format_ms, render_report
+from fnkit_ops.bench.report import ARM64_ESTIMATE_NOTE, format_bytes, format_ms, render_report
 from fnkit_ops.bench.results import BenchRun, ModelBench, VariantResult
 from fnkit_ops.bench.targets import check_targets
 
@@ -123,6 +123,9 @@ def test_memory_recommendations_are_in_the_report(variants: list[VariantResult],
                 f"| {choice.variant} | {choice.architecture} | {choice.strategy} | {choice.memory_mb} |"
                 in text
             )
+    # AND the arm64 rows say they are estimates (never measured here, emulated timings mean nothing)
+    assert any(choice.architecture == "arm64" for choice in run.models[0].memory)
+    assert ARM64_ESTIMATE_NOTE in text
 
 
 def test_write_outputs_writes_json_markdown_and_a_png(

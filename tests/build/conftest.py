@@ -69,6 +69,24 @@ dtype = "float32"
 shape = ["batch", 8]
 """
 
+SATURATING = """
+[models.sat]
+factory = "tiny_models:saturating"
+task = "tensor"
+quantization = ["int8-dynamic-per-channel"]
+tolerance = {{ atol = 1e-4, rtol = 1e-3 }}
+gate = {{ metric = "max_abs_error", threshold = 0.5 }}
+function = {{ memory_mb = 512, architecture = "x86_64" {function_extra} }}
+
+[models.sat.inputs.x]
+dtype = "float32"
+shape = ["batch", 64]
+
+[models.sat.outputs.y]
+dtype = "float32"
+shape = ["batch", 4]
+"""
+
 
 class Templates:
     """Registry text for the tiny models."""
@@ -78,6 +96,10 @@ class Templates:
     @staticmethod
     def mlp(name: str, factory: str, quantization: str = '["int8-dynamic"]', gate_extra: str = "") -> str:
         return TINY_MLP.format(name=name, factory=factory, quantization=quantization, gate_extra=gate_extra)
+
+    @staticmethod
+    def saturating(function_extra: str = "") -> str:
+        return SATURATING.format(function_extra=function_extra)
 
     @staticmethod
     def two_outputs(name: str, factory: str) -> str:

@@ -8,35 +8,36 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fnkit_build.cpus import host_cpu_flags, target_preset
 from fnkit_build.exceptions import GateError
 from fnkit_build.gate import Evaluation, choose, nearest_neighbours, score
 from fnkit_build.pipeline import BuildOptions, build_models
-from fnkit_build.quantize import cpu_flags, target_preset
 from fnkit_build.registry import GateSpec, load_registry
 from fnkit_runtime.manifest import load_manifest
 
 
 @pytest.mark.parametrize(
-    ("architecture", "flags", "machine", "reduce_range"),
+    ("architecture", "cpus", "reduce_range"),
     [
-        pytest.param("arm64", frozenset(), "x86_64", False, id="arm64-never"),
-        pytest.param("x86_64", frozenset({"avx2", "avx512_vnni"}), "x86_64", False, id="x86-avx512-vnni"),
-        pytest.param("x86_64", frozenset({"avx2", "avx_vnni"}), "x86_64", False, id="x86-avx-vnni"),
-        pytest.param("x86_64", frozenset({"avx2", "fma"}), "x86_64", True, id="x86-no-vnni"),
-        pytest.param("x86_64", frozenset({"asimd"}), "aarch64", True, id="x86-target-built-on-arm"),
+        pytest.param("arm64", ("arm64-graviton2",), False, id="arm64-graviton2"),
+        pytest.param("x86_64", ("x86_64-avx512-vnni",), False, id="x86-avx512-vnni-only"),
+        pytest.param("x86_64", ("x86_64-avx2",), True, id="x86-avx2"),
+        pytest.param("x86_64", ("x86_64-avx512-vnni", "x86_64-avx2"), True, id="x86-any-avx2"),
     ],
 )
-def test_target_preset(architecture: str, flags: frozenset[str], machine: str, reduce_range: bool) -> None:
-    assert target_preset(architecture, flags, machine).reduce_range is reduce_range
+def test_target_preset_follows_the_target_classes(
+    architecture: str, cpus: tuple[str, ...], reduce_range: bool
+) -> None:
+    assert target_preset(architecture, cpus).reduce_range is reduce_range
 
 
-def test_cpu_flags_reads_proc_cpuinfo_format(tmp_path: Path) -> None:
+def test_host_cpu_flags_reads_proc_cpuinfo_format(tmp_path: Path) -> None:
     cpuinfo = tmp_path / "cpuinfo"
     cpuinfo.write_text(
         "processor\t: 0\nflags\t\t: fpu avx2 avx512_vnni\n\nprocessor\t: 1\n", encoding="utf-8"
     )
-    assert cpu_flags(cpuinfo) == {"fpu", "avx2", "avx512_vnni"}
-    assert cpu_flags(tmp_path / "missing") == frozenset()
+    assert host_cpu_flags(cpuinfo) == {"fpu", "avx2", "avx512_vnni"}
+    assert host_cpu_flags(tmp_path / "missing") == frozenset()
 
 
 def _eval(name: str, latency: float, passed: bool = True, metric: float = 0.0) -> Evaluation:

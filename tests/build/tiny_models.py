@@ -223,3 +223,28 @@ def tiny_bert(attn_implementation: str | None = None) -> ModelBundle:
         golden_requests=[{"inputs": golden[0]}, {"inputs": golden[1], "truncate": True}],
         golden_feeds=[minilm.tokenize(texts, tokenizer, TINY_BERT_MAX_LENGTH) for texts in golden],
     )
+
+
+SATURATING_FEATURES = 64
+
+
+def saturating() -> ModelBundle:
+    """Saturates u8×s8 on AVX2 without reduce_range: inputs in [0, 1] quantize to u8 near 255, and rows
+    of same-sign weights near the row's maximum quantize to ±127, so `vpmaddubsw`'s int16 pair sums
+    (255·127·2 = 64,770) overflow; with 7-bit weights (255·63·2 = 32,130) they fit."""
+    torch.manual_seed(0)
+    module = nn.Linear(SATURATING_FEATURES, CLASSES)
+    with torch.no_grad():
+        weight = torch.rand(CLASSES, SATURATING_FEATURES) * 0.1 + 1.0
+        weight[1] *= -1
+        weight[2] = torch.randn(SATURATING_FEATURES)
+        module.weight.copy_(weight)
+        module.bias.zero_()
+    x = np.random.default_rng(0).random((48, SATURATING_FEATURES), dtype=np.float32)
+    return ModelBundle(
+        module=module.eval(),
+        example_inputs={"x": x[:2]},
+        eval_inputs={"x": x},
+        golden_requests=[{"inputs": x[:1].tolist()}, {"inputs": x[1:4].tolist()}],
+        golden_feeds=[{"x": x[:1]}, {"x": x[1:4]}],
+    )

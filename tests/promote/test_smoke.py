@@ -22,6 +22,7 @@ from fnkit_ops.promote.strategy import parse_strategy
 from fnkit_runtime.manifest import (
     ArtifactInfo,
     CandidateResult,
+    CpuCheck,
     FunctionSettings,
     GateInfo,
     GoldenSample,
@@ -53,6 +54,7 @@ def _manifest(model_dir: Path) -> Path:
         gate=GateInfo("accuracy_drop", 0.005, 0.97, 0.968),
         candidates=[CandidateResult("int8-static-qdq", 1, 0.002, True)],
         golden=[GoldenSample(REQUEST, GOLDEN_OUT, atol=1e-3, rtol=1e-3)],
+        cpus=CpuCheck(targets=["x86_64-avx2"], verified={"x86_64-avx2": "test fixture"}),
         labels=["0", "1", "2"],
     )
     write_atomic(model_dir / "manifest.json", manifest.to_json().encode())

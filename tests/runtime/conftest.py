@@ -26,6 +26,7 @@ import pytest
 from fnkit_runtime.manifest import (
     ArtifactInfo,
     CandidateResult,
+    CpuCheck,
     FunctionSettings,
     GateInfo,
     GoldenSample,
@@ -140,6 +141,7 @@ def _manifest(
         gate=GateInfo(metric="max_abs_error", threshold=1e-4, fp32_metric=0.0, chosen_metric=0.0),
         candidates=[CandidateResult(name="fp32", bytes=size, metric=0.0, passed=True)],
         golden=golden,
+        cpus=CpuCheck(targets=["x86_64-avx2"], verified={"x86_64-avx2": "test fixture"}),
         labels=labels,
         text=text,
         execution=execution,

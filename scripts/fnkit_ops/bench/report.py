@@ -87,6 +87,13 @@ def _latency_rows(variants: list[VariantResult]) -> Iterable[list[str]]:
                 ]
 
 
+ARM64_ESTIMATE_NOTE = (
+    "arm64 rows are estimates, not measurements: the latency measured on this machine scaled by the "
+    "price table's `relative_latency`. `fnkit build` runs arm64 artifacts under qemu emulation to check "
+    "their answers only; emulated timings say nothing about Graviton's speed."
+)
+
+
 def _target_rows(model: ModelBench) -> Iterable[list[str]]:
     for t in model.targets:
         measured = "not measured" if t.measured is None else f"{t.measured:.3g}"
@@ -206,6 +213,8 @@ def render_model(model: ModelBench) -> list[str]:
         ["variant", "arch", "best for", "MB", "threads", "expected ms", "warm ms", "cold ms", "$ / 1M req"],
         _memory_rows(model),
     )
+    if any(m.architecture == "arm64" for m in model.memory):
+        lines += ["", ARM64_ESTIMATE_NOTE]
     lines += _snapstart_lines(model)
     return [*lines, ""]
 

@@ -106,9 +106,9 @@ def _time_interleaved(calls: dict[str, Callable[[], Any]], runs: int) -> dict[st
 
 
 def _fused_int8(spec: Any, work: Path) -> tuple[Path, dict[str, int]]:
+    from fnkit_build.cpus import target_preset
     from fnkit_build.factory import load_bundle
     from fnkit_build.fused import export_torchscript, fuse, quantize_fused
-    from fnkit_build.quantize import target_preset
 
     decl = spec.optimizer
     bundle = load_bundle(spec, extra_args=decl.factory_args)
@@ -118,7 +118,7 @@ def _fused_int8(spec: Any, work: Path) -> tuple[Path, dict[str, int]]:
         "fused-int8-dynamic-per-channel",
         graph.path,
         work / "fused-int8.onnx",
-        preset=target_preset(spec.function.architecture),
+        preset=target_preset(spec.function.architecture, spec.function.cpus),
         spec=spec,
     )
     return target, graph.operators

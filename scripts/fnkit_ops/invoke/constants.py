@@ -5,6 +5,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Final
 
+from fnkit_build import project
 from fnkit_runtime.vocabulary import API_TIMEOUT_S
 
 
@@ -28,7 +29,7 @@ REQUIREMENTS_TEXT_FILE: Final = "requirements-text.txt"
 TRIM_SCRIPT: Final = "trim.py"
 """`functions/trim.py`: the trim list both the Dockerfiles and the local task root apply."""
 
-CACHE_DIR_ENV: Final = "FNKIT_CACHE_DIR"
+CACHE_DIR_ENV: Final = project.CACHE_DIR_ENV
 """Where dependency layers are cached. Default: `<repo>/.fnkit-cache`."""
 CACHE_SUBDIR: Final = "deps"
 TASK_ROOT_MARKER: Final = ".fnkit-task-root"

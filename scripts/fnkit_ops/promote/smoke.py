@@ -2,8 +2,11 @@
 
 Each golden sample's `request` is sent as a direct-invocation event (`lambda.invoke` with
 `Qualifier=<version>`, so no alias traffic is involved) and the response's `outputs` must match the
-golden `outputs` within the sample's atol/rtol. Any function error, error body, missing output,
-shape mismatch or value outside tolerance fails the gate; all failures are collected and reported.
+golden `outputs` within the sample's atol/rtol (and, for embeddings, its cosine floor). The build
+derives those tolerances from the spread it measured across the function's target CPU classes, so
+they hold on any CPU the function may land on and still fail a wrong model. Any function error,
+error body, missing output, shape mismatch or value outside tolerance fails the gate; all failures
+are collected and reported.
 """
 
 from __future__ import annotations
@@ -47,8 +50,13 @@ def load_golden(path: Path) -> list[GoldenSample]:
     return list(manifest.golden)
 
 
-def compare_outputs(expected: dict[str, Any], actual: Any, atol: float, rtol: float) -> list[str]:
-    """Differences between golden and returned outputs; empty when they agree within tolerance."""
+def compare_outputs(
+    expected: dict[str, Any], actual: Any, atol: float, rtol: float, cosine_min: float | None = None
+) -> list[str]:
+    """Differences between golden and returned outputs; empty when they agree within tolerance.
+
+    `cosine_min` (embeddings): every returned row's cosine to its golden row must reach it as well.
+    """
     if not isinstance(actual, dict):
         return [f"response has no 'outputs' object (got {type(actual).__name__})"]
     problems = []
@@ -64,7 +72,20 @@ def compare_outputs(expected: dict[str, Any], actual: Any, atol: float, rtol: fl
         if not np.allclose(got_arr, want_arr, atol=atol, rtol=rtol):
             worst = float(np.max(np.abs(got_arr - want_arr)))
             problems.append(f"output {name!r} max abs diff {worst:.3g} beyond atol={atol:g} rtol={rtol:g}")
+        if cosine_min is not None:
+            worst_cos = _min_row_cosine(got_arr, want_arr)
+            if not worst_cos >= cosine_min:
+                problems.append(
+                    f"output {name!r} row cosine {worst_cos:.6f} below the floor {cosine_min:.6f}"
+                )
     return problems
+
+
+def _min_row_cosine(actual: np.ndarray, expected: np.ndarray) -> float:
+    a = actual.reshape(len(actual), -1) if actual.ndim else actual.reshape(1, 1)
+    e = expected.reshape(len(expected), -1) if expected.ndim else expected.reshape(1, 1)
+    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(e, axis=1)
+    return float(np.min(np.sum(a * e, axis=1) / np.maximum(norms, 1e-12), initial=1.0))
 
 
 def _invoke(client: LambdaClient, function: str, version: str, request: dict[str, Any]) -> tuple[Any, str]:
@@ -98,7 +119,9 @@ def run_smoke(
             served = body.get("function_version")
             if served is not None and str(served) != version:
                 problems.append(f"served by version {served}, not {version}")
-            problems += compare_outputs(sample.outputs, body.get("outputs"), sample.atol, sample.rtol)
+            problems += compare_outputs(
+                sample.outputs, body.get("outputs"), sample.atol, sample.rtol, sample.cosine_min
+            )
         details.append({"sample": index, "passed": not problems, "problems": problems})
         failures += [f"golden sample {index}: {p}" for p in problems]
     return SmokeResult(not failures, len(samples), tuple(failures), details)

@@ -1,0 +1,111 @@
+"""The shipped models' goldens under both emulations (slow: CI runs them with `make test-emulated`).
+
+x86_64: the shipped registry as built by tests/conftest.py (target x86_64-avx2). arm64: the same
+registry with `architecture = "arm64"`, built here (target arm64-graviton2, Debian arm64 root from
+the project cache). Each golden request becomes graph inputs through the function's own code, runs on
+every emulated class the manifest says was verified, and must pass the smoke test's own comparison
+with the manifest's tolerances.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fnkit_build.cpus import CPU_CLASSES, Emulation
+from fnkit_build.emulation import run_on
+from fnkit_build.factory import load_bundle
+from fnkit_build.golden import served_golden_feeds
+from fnkit_build.project import cache_dir
+from fnkit_build.registry import load_registry
+from fnkit_ops.cli import main
+from fnkit_ops.promote.smoke import compare_outputs
+from fnkit_runtime.manifest import load_manifest, verify_artifact
+from fnkit_runtime.session import graph_optimization_level
+
+pytestmark = [pytest.mark.slow, pytest.mark.emulated]
+
+MODELS = ("digits", "minilm")
+
+
+@pytest.fixture(scope="module")
+def arm64_registry(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    text = (repo_root / "models.toml").read_text(encoding="utf-8")
+    assert text.count('architecture = "x86_64"') == len(MODELS)
+    path = tmp_path_factory.mktemp("arm64") / "models.toml"
+    path.write_text(text.replace('architecture = "x86_64"', 'architecture = "arm64"'), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def arm64_models(arm64_registry: Path, repo_root: Path) -> Path:
+    """The shipped models built for arm64 (emulation root cached in the repo's .fnkit-cache)."""
+    out = arm64_registry.parent / "functions"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FNKIT_CACHE_DIR", str(cache_dir(repo_root / "models.toml")))
+        assert main(["build", "--registry", str(arm64_registry), "--out", str(out)]) == 0
+    return out
+
+
+def _goldens_on_emulated_classes(registry: Path, model_dir: Path, model: str, cache: Path) -> list[str]:
+    manifest = load_manifest(model_dir)
+    spec = load_registry(registry).models[model]
+    feeds = served_golden_feeds(spec, load_bundle(spec))
+    emulated = [
+        CPU_CLASSES[n] for n in manifest.cpus.verified if CPU_CLASSES[n].emulation != Emulation.BUILD_HOST
+    ]
+    assert emulated, manifest.cpus
+    problems = []
+    for cpu in emulated:
+        outputs = run_on(
+            cpu,
+            verify_artifact(manifest, model_dir),
+            feeds,
+            output_names=[t.name for t in spec.outputs],
+            graph_level=int(graph_optimization_level(manifest.artifact.optimized)),
+            cache=cache,
+        )
+        for index, (sample, got) in enumerate(zip(manifest.golden, outputs, strict=True)):
+            found = compare_outputs(
+                sample.outputs,
+                {name: np.asarray(value).tolist() for name, value in got.items()},
+                sample.atol,
+                sample.rtol,
+                sample.cosine_min,
+            )
+            problems += [f"{model} on {cpu.name}, golden {index}: {p}" for p in found]
+    return problems
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_x86_64_goldens_hold_under_avx2_emulation(built_models: Path, repo_root: Path, model: str) -> None:
+    # GIVEN a shipped x86_64 model as built WHEN its goldens run under qemu -cpu Haswell
+    registry = repo_root / "models.toml"
+    problems = _goldens_on_emulated_classes(
+        registry, built_models / model / "model", model, cache_dir(registry)
+    )
+    # THEN every golden sample matches within the manifest's tolerances
+    assert problems == []
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_arm64_build_verifies_on_graviton2_and_goldens_hold(
+    arm64_models: Path, arm64_registry: Path, repo_root: Path, model: str
+) -> None:
+    # GIVEN the shipped model built for arm64 (full 8-bit range: dot products do not saturate)
+    model_dir = arm64_models / model / "model"
+    manifest = load_manifest(model_dir)
+    assert manifest.function.architecture == "arm64"
+    assert manifest.cpus.targets == ["arm64-graviton2"]
+    assert list(manifest.cpus.verified) == ["arm64-graviton2"]  # an x86 build host is no arm64 class
+    # AND its goldens are Graviton2's own outputs (not the x86 build host's), so with one verified class
+    # their tolerance is the parity tolerance, and embeddings get the tightest cosine floor
+    parity = load_registry(arm64_registry).models[model].tolerance
+    assert all(g.atol == parity.atol and g.rtol == parity.rtol for g in manifest.golden)
+
+    # WHEN its goldens run under qemu-aarch64 -cpu neoverse-n1 THEN they match within tolerance
+    problems = _goldens_on_emulated_classes(
+        arm64_registry, model_dir, model, cache_dir(repo_root / "models.toml")
+    )
+    assert problems == []
