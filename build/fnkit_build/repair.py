@@ -32,9 +32,10 @@ import numpy as np
 from fnkit_runtime.manifest import ExcludedNode, Manifest, RepairInfo
 from fnkit_runtime.vocabulary import Candidate
 
+from fnkit_build.cpus import QuantPreset
 from fnkit_build.gate import Evaluation, evaluate, score
 from fnkit_build.inference import open_session, run_session
-from fnkit_build.quantize import NodeSelection, QuantPreset, quantize
+from fnkit_build.quantize import NodeSelection, quantize
 from fnkit_build.registry import GateSpec, ModelSpec
 from fnkit_build.types import Array, Feeds
 

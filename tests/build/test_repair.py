@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
+from fnkit_build.cpus import DEFAULT_CPUS, target_preset
 from fnkit_build.exceptions import GateError, RegistryError
 from fnkit_build.gate import Evaluation
 from fnkit_build.pipeline import BuildOptions, BuildResult, build_models
-from fnkit_build.quantize import NodeSelection, quantize, target_preset
+from fnkit_build.quantize import NodeSelection, quantize
 from fnkit_build.registry import GateSpec, load_registry
 from fnkit_build.repair import REPAIRED_SUFFIX, needs_repair, quantizable_nodes
 from fnkit_build.repairspec import RepairSpec
@@ -133,7 +134,7 @@ def test_excluded_names_are_the_quantizers(write_registry: Callable[[str], Path]
         assert len(exclude) == 5, candidate
         target = tmp_path / f"{candidate}.onnx"
         selection = NodeSelection(exclude=exclude)
-        preset = target_preset("x86_64")
+        preset = target_preset("x86_64", DEFAULT_CPUS["x86_64"])
         quantize(candidate, fp32, target, preset=preset, calibration=calibration, spec=spec, nodes=selection)
 
         # THEN the quantizer honours each name: those float ops are still in the graph, by those names
