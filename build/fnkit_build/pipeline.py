@@ -1,4 +1,5 @@
-"""Orchestration: registry entry -> export -> parity -> quantize -> gate -> optimize -> package.
+"""Orchestration: registry entry -> export -> parity -> quantize -> gate -> optimize -> verify on the
+target CPU classes -> package.
 
 With an `optimizer` table, fused-graph candidates (`fnkit_build.fused`) join the quantized ones
 before the gate. After optimization the shipped file is checked once more for batch invariance

@@ -15,12 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from fnkit_build import cpus as cpus_module
 from fnkit_build import emulation, optimize, pipeline
+from fnkit_build import verify as verify_module
 from fnkit_build.cpus import DEFAULT_CPUS, QuantPreset
 from fnkit_build.exceptions import RegistryError
-from fnkit_build.inference import open_session
+from fnkit_build.inference import open_served_session, open_session
 from fnkit_build.pipeline import BuildOptions, build_models
 from fnkit_build.registry import load_registry
 from fnkit_build.verify import CROSS_CPU_ATOL, SKIPPED_WARNING
@@ -190,6 +192,46 @@ def test_no_verify_cpus_records_a_warning_and_the_fixed_bound(
     assert manifest.cpus.verified == {}
     assert manifest.cpus.targets == ["x86_64-avx2"]
     assert all(g.atol == CROSS_CPU_ATOL and g.cosine_min is None for g in manifest.golden)
+
+
+def test_verification_runs_the_artifact_as_the_manifests_execution_serves_it(
+    write_registry: Callable[[str], Path],
+    templates: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN a model whose only execution is one call per item, with a dynamic int8 candidate, and
+    # every emulated run's session calls recorded (the real emulator still runs them)
+    text = templates.mlp("mlp", "mlp").replace(
+        'task = "classification"', 'task = "classification"\nexecution = ["per_item"]'
+    )
+    registry = load_registry(write_registry(text))
+    batches: list[int] = []
+    real_run_on = verify_module.run_on
+
+    def recording(cpu: Any, model: Path, runs: Any, **kwargs: Any) -> Any:
+        batches.extend(len(feeds["x"]) for feeds in runs)
+        return real_run_on(cpu, model, runs, **kwargs)
+
+    monkeypatch.setattr(verify_module, "run_on", recording)
+
+    # WHEN built (verified on the AVX2 class under qemu)
+    (result,) = build_models(registry, [], BuildOptions(out=tmp_path / "out"))
+
+    # THEN the class ran every evaluation item and golden item in a call of its own, as the function
+    manifest = load_manifest(result.model_dir)
+    assert manifest.execution == "per_item"
+    assert result.verification.passed
+    golden_items = sum(len(sample.request["inputs"]) for sample in manifest.golden)
+    assert batches == [1] * (256 + golden_items)
+    # AND the recorded goldens are the shipped file's outputs item by item on the function's settings
+    session = open_served_session(
+        result.model_dir / manifest.artifact.file, optimized=manifest.artifact.optimized
+    )
+    for sample in manifest.golden:
+        x = np.asarray(sample.request["inputs"], dtype=np.float32)
+        alone = np.concatenate([session.run(["logits"], {"x": x[i : i + 1]})[0] for i in range(len(x))])
+        np.testing.assert_array_equal(np.asarray(sample.outputs["logits"], dtype=np.float32), alone)
 
 
 # --- bad input --------------------------------------------------------------------------------

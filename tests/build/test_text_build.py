@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fnkit_build import pipeline
+from fnkit_build.cpus import QuantPreset, target_preset
 from fnkit_build.exceptions import RegistryError
 from fnkit_build.pipeline import BuildOptions, build_models
 from fnkit_build.registry import load_registry
@@ -90,15 +92,29 @@ def test_per_item_execution_makes_dynamic_int8_batch_invariant(
 
 
 def test_fused_candidates_are_exported_fused_checked_and_gated(
-    write_registry: Callable[[str], Path], tmp_path: Path
+    write_registry: Callable[[str], Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # GIVEN a tiny BERT with an optimizer table
+    # GIVEN a tiny BERT with an optimizer table, and the fused candidates' quantization presets recorded
     registry = load_registry(write_registry(TINY_BERT % {"extra": OPTIMIZER}))
+    presets: list[QuantPreset] = []
+    real_quantize_fused = pipeline.quantize_fused
+
+    def recording(candidate: str, source: Path, target: Path, *, preset: QuantPreset, spec: Any) -> Path:
+        presets.append(preset)
+        return real_quantize_fused(candidate, source, target, preset=preset, spec=spec)
+
+    monkeypatch.setattr(pipeline, "quantize_fused", recording)
 
     # WHEN built
     (result,) = build_models(registry, [], BuildOptions(out=tmp_path / "out"))
 
-    # THEN the fused fp32 graph matched torch (parity) and the fused candidates were gated
+    # THEN the fused graph was quantized with the target classes' preset, as the plain candidates
+    # (reduce_range: the default x86_64 class, AVX2, saturates u8xs8), whatever the build host has
+    spec = registry.select(["tinybert"])[0]
+    assert presets == [target_preset(spec.function.architecture, spec.function.cpus)]
+    assert presets[0].reduce_range
+
+    # AND the fused fp32 graph matched torch (parity) and the fused candidates were gated
     manifest = load_manifest(result.model_dir)
     candidates = {c.name: c for c in manifest.candidates}
     assert {"fused-fp32", "fused-int8-dynamic-per-channel"} <= set(candidates)
