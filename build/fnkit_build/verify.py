@@ -111,9 +111,9 @@ class VerifyInputs:
 
 
 @dataclass(frozen=True)
-class _Served:
-    """The evaluation set (one request) and the golden requests as the function serves them: the
-    session calls its execution makes, in order, and how their outputs go back together."""
+class ServedCalls:
+    """Requests (the evaluation set as one, the golden ones) as the function serves them: the session
+    calls its execution makes, in order, and how their outputs go back together."""
 
     requests: list[ItemRows]
     execution: Execution
@@ -162,7 +162,8 @@ def verify(
     def on_host(feeds: Feeds) -> dict[str, Array]:
         return dict(zip(names, session.run(names, feeds), strict=True))
 
-    served = _Served([item_rows(spec, inputs.feeds), *inputs.golden], Execution(execution), inputs.pad_values)
+    requests = [item_rows(spec, inputs.feeds), *inputs.golden]
+    served = ServedCalls(requests, Execution(execution), inputs.pad_values)
     host_outputs, calls = served.calls(on_host)
     host_eval, host_golden = host_outputs[0], host_outputs[1:]
     host_metric, _, host_reasons, _ = score(spec.gate, host_eval, inputs.reference, inputs.labels)
@@ -212,7 +213,7 @@ def _class_run(
     *,
     optimized: bool,
     inputs: VerifyInputs,
-    served: _Served,
+    served: ServedCalls,
     calls: Sequence[Feeds],
     host_golden: Sequence[dict[str, Array]],
     host_metric: float,

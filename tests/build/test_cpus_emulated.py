@@ -3,8 +3,8 @@
 x86_64: the shipped registry as built by tests/conftest.py (target x86_64-avx2). arm64: the same
 registry with `architecture = "arm64"`, built here (target arm64-graviton2, Debian arm64 root from
 the project cache). Each golden request becomes graph inputs through the function's own code, runs on
-every emulated class the manifest says was verified, and must pass the smoke test's own comparison
-with the manifest's tolerances.
+every emulated class the manifest says was verified (its items run as the manifest's execution
+says), and must pass the smoke test's own comparison with the manifest's tolerances.
 """
 
 from __future__ import annotations
@@ -16,11 +16,14 @@ import pytest
 from fnkit_build.cpus import CPU_CLASSES, Emulation
 from fnkit_build.emulation import run_on
 from fnkit_build.factory import load_bundle
-from fnkit_build.golden import served_golden_feeds
+from fnkit_build.golden import served_golden_feeds, text_encoder
 from fnkit_build.project import cache_dir
 from fnkit_build.registry import load_registry
+from fnkit_build.runner import open_served_session
+from fnkit_build.verify import ServedCalls
 from fnkit_ops.cli import main
 from fnkit_ops.promote.smoke import compare_outputs
+from fnkit_runtime.batching import Execution
 from fnkit_runtime.manifest import load_manifest, verify_artifact
 from fnkit_runtime.session import graph_optimization_level
 
@@ -51,21 +54,33 @@ def arm64_models(arm64_registry: Path, repo_root: Path) -> Path:
 def _goldens_on_emulated_classes(registry: Path, model_dir: Path, model: str, cache: Path) -> list[str]:
     manifest = load_manifest(model_dir)
     spec = load_registry(registry).models[model]
-    feeds = served_golden_feeds(spec, load_bundle(spec))
+    bundle = load_bundle(spec)
+    encoder = text_encoder(spec, bundle)
+    # the golden requests as the function serves them: the session calls of the manifest's execution
+    served = ServedCalls(
+        [(request.rows, request.lengths) for request in served_golden_feeds(spec, bundle)],
+        Execution(manifest.execution),
+        None if encoder is None else encoder.pad_values,
+    )
+    artifact = verify_artifact(manifest, model_dir)
+    host = open_served_session(artifact, optimized=manifest.artifact.optimized)
+    names = [t.name for t in spec.outputs]
+    _, calls = served.calls(lambda feeds: dict(zip(names, host.run(names, feeds), strict=True)))
     emulated = [
         CPU_CLASSES[n] for n in manifest.cpus.verified if CPU_CLASSES[n].emulation != Emulation.BUILD_HOST
     ]
     assert emulated, manifest.cpus
     problems = []
     for cpu in emulated:
-        outputs = run_on(
+        results = run_on(
             cpu,
-            verify_artifact(manifest, model_dir),
-            feeds,
-            output_names=[t.name for t in spec.outputs],
+            artifact,
+            calls,
+            output_names=names,
             graph_level=int(graph_optimization_level(manifest.artifact.optimized)),
             cache=cache,
         )
+        outputs = served.replay(results)
         for index, (sample, got) in enumerate(zip(manifest.golden, outputs, strict=True)):
             found = compare_outputs(
                 sample.outputs,
