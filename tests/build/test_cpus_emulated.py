@@ -17,9 +17,9 @@ from fnkit_build.cpus import CPU_CLASSES, Emulation
 from fnkit_build.emulation import run_on
 from fnkit_build.factory import load_bundle
 from fnkit_build.golden import served_golden_feeds, text_encoder
+from fnkit_build.inference import open_served_session
 from fnkit_build.project import cache_dir
 from fnkit_build.registry import load_registry
-from fnkit_build.runner import open_served_session
 from fnkit_build.verify import ServedCalls
 from fnkit_ops.cli import main
 from fnkit_ops.promote.smoke import compare_outputs
