@@ -138,6 +138,18 @@ def spawn_logged(
     return popen, readers
 
 
+def end_process(popen: subprocess.Popen[bytes], grace_s: float) -> None:
+    """SIGTERM, then SIGKILL if it is still there after `grace_s`; waits for it either way."""
+    if popen.poll() is not None:
+        return
+    popen.terminate()
+    try:
+        popen.wait(grace_s)
+    except subprocess.TimeoutExpired:
+        popen.kill()
+        popen.wait(grace_s)
+
+
 def _pump(name: str, pipe: IO[bytes], on_line: Callable[[str, str], None]) -> None:
     for raw in iter(pipe.readline, b""):
         on_line(name, raw.decode("utf-8", errors="replace").rstrip("\n"))
@@ -196,13 +208,7 @@ class FunctionProcess:
     def stop(self, grace_s: float = 5.0) -> int:
         """End the process (SIGTERM, then SIGKILL) and drain its output; returns its exit code."""
         self.peak_memory_mib()
-        if self.alive():
-            self.popen.terminate()
-            try:
-                self.popen.wait(grace_s)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(grace_s)
+        end_process(self.popen, grace_s)
         for reader in self._readers:
             reader.join(timeout=grace_s)
         return self.popen.returncode

@@ -20,7 +20,6 @@ import os
 import re
 import signal
 import socket
-import subprocess
 import threading
 import time
 from collections.abc import Sequence
@@ -42,6 +41,7 @@ from fnkit_ops.invoke.process import (
     OutputLog,
     OutputSink,
     base_python,
+    end_process,
     lambda_environment,
     spawn_logged,
 )
@@ -191,13 +191,7 @@ class EmulatorProcess:
         """SIGTERM (the emulator then ends its runtime), SIGKILL if it lingers, and SIGKILL to any
         process it started that is still there; then drain the output."""
         runtime = self.descendants()
-        if self.alive():
-            self.popen.terminate()
-            try:
-                self.popen.wait(grace_s)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait(grace_s)
+        end_process(self.popen, grace_s)
         for pid in runtime:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
