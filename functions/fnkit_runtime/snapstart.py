@@ -19,32 +19,18 @@ snapshot and later resumes copies of it there), then runs the after-restore hook
 from __future__ import annotations
 
 import random
-from typing import Any
 
 import numpy as np
 from snapshot_restore_py import register_after_restore, register_before_snapshot
 
 from fnkit_runtime import observability
 from fnkit_runtime.exceptions import SnapshotCheckError
-from fnkit_runtime.manifest import GoldenSample
+from fnkit_runtime.golden_check import golden_mismatches
 from fnkit_runtime.predict import predict
 from fnkit_runtime.session import holder
 from fnkit_runtime.validation import check_body
 
 logger = observability.logger
-
-
-def golden_mismatches(sample: GoldenSample, outputs: dict[str, Any]) -> list[str]:
-    """How the outputs differ from a golden sample's (empty when every output is within tolerance)."""
-    problems = []
-    for name, expected in sample.outputs.items():
-        want = np.asarray(expected, dtype=np.float64)
-        got = np.asarray(outputs.get(name, []), dtype=np.float64)
-        if got.shape != want.shape:
-            problems.append(f"output {name!r} has shape {got.shape}, golden {want.shape}")
-        elif not np.allclose(got, want, atol=sample.atol, rtol=sample.rtol):
-            problems.append(f"output {name!r} max abs diff {float(np.max(np.abs(got - want))):.3g}")
-    return problems
 
 
 def before_snapshot() -> None:

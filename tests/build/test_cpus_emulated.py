@@ -22,8 +22,8 @@ from fnkit_build.project import cache_dir
 from fnkit_build.registry import load_registry
 from fnkit_build.verify import ServedCalls
 from fnkit_ops.cli import main
-from fnkit_ops.promote.smoke import compare_outputs
 from fnkit_runtime.batching import Execution
+from fnkit_runtime.golden_check import golden_mismatches
 from fnkit_runtime.manifest import load_manifest, verify_artifact
 from fnkit_runtime.session import graph_optimization_level
 
@@ -82,13 +82,8 @@ def _goldens_on_emulated_classes(registry: Path, model_dir: Path, model: str, ca
         )
         outputs = served.replay(results)
         for index, (sample, got) in enumerate(zip(manifest.golden, outputs, strict=True)):
-            found = compare_outputs(
-                sample.outputs,
-                {name: np.asarray(value).tolist() for name, value in got.items()},
-                sample.atol,
-                sample.rtol,
-                sample.cosine_min,
-            )
+            returned = {name: np.asarray(value).tolist() for name, value in got.items()}
+            found = golden_mismatches(sample, returned)
             problems += [f"{model} on {cpu.name}, golden {index}: {p}" for p in found]
     return problems
 

@@ -59,6 +59,21 @@ def test_a_golden_mismatch_fails_the_snapshot_with_the_cause_logged(harness, ser
     assert any("before-snapshot hook failed" in str(r.get("message")) for r in harness.logs())
 
 
+def test_an_embedding_below_its_cosine_floor_fails_the_snapshot(harness, serve, model_copy):
+    # GIVEN an embedding golden whose outputs are negated (cosine -1) but within a loose atol of 10,
+    # and a cosine floor as the build records for embeddings
+    model_dir = model_copy("minilm")
+    data = json.loads((model_dir / "manifest.json").read_text())
+    sample = data["golden"][0]
+    sample["outputs"] = {k: (-np.asarray(v)).tolist() for k, v in sample["outputs"].items()}
+    sample.update(atol=10.0, cosine_min=0.99)
+    write_atomic(model_dir / "manifest.json", Manifest.from_dict(data).to_json().encode())
+    serve("minilm", model_dir=model_dir)
+    # WHEN the before-snapshot hook runs, THEN the cosine floor fails it (atol alone would pass)
+    with pytest.raises(SnapshotCheckError, match=r"row cosine -1\.0+ below the floor 0\.990000"):
+        snapstart.before_snapshot()
+
+
 def test_after_restore_reseeds_random_state_and_never_raises(harness, monkeypatch):
     # GIVEN random state as the snapshot would hold it
     random.seed(1)

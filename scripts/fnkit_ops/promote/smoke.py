@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from fnkit_runtime.golden_check import golden_mismatches
 from fnkit_runtime.manifest import GoldenSample, load_manifest
 from fnkit_runtime.vocabulary import MANIFEST_FILE
 
@@ -48,44 +48,6 @@ def load_golden(path: Path) -> list[GoldenSample]:
     if not manifest.golden:
         raise PromoteUsageError(f"manifest in {model_dir} has no golden samples to smoke-test with")
     return list(manifest.golden)
-
-
-def compare_outputs(
-    expected: dict[str, Any], actual: Any, atol: float, rtol: float, cosine_min: float | None = None
-) -> list[str]:
-    """Differences between golden and returned outputs; empty when they agree within tolerance.
-
-    `cosine_min` (embeddings): every returned row's cosine to its golden row must reach it as well.
-    """
-    if not isinstance(actual, dict):
-        return [f"response has no 'outputs' object (got {type(actual).__name__})"]
-    problems = []
-    for name, want in expected.items():
-        if name not in actual:
-            problems.append(f"output {name!r} missing")
-            continue
-        want_arr = np.asarray(want, dtype=np.float64)
-        got_arr = np.asarray(actual[name], dtype=np.float64)
-        if want_arr.shape != got_arr.shape:
-            problems.append(f"output {name!r} shape {got_arr.shape} != golden {want_arr.shape}")
-            continue
-        if not np.allclose(got_arr, want_arr, atol=atol, rtol=rtol):
-            worst = float(np.max(np.abs(got_arr - want_arr)))
-            problems.append(f"output {name!r} max abs diff {worst:.3g} beyond atol={atol:g} rtol={rtol:g}")
-        if cosine_min is not None:
-            worst_cos = _min_row_cosine(got_arr, want_arr)
-            if not worst_cos >= cosine_min:
-                problems.append(
-                    f"output {name!r} row cosine {worst_cos:.6f} below the floor {cosine_min:.6f}"
-                )
-    return problems
-
-
-def _min_row_cosine(actual: np.ndarray, expected: np.ndarray) -> float:
-    a = actual.reshape(len(actual), -1) if actual.ndim else actual.reshape(1, 1)
-    e = expected.reshape(len(expected), -1) if expected.ndim else expected.reshape(1, 1)
-    norms = np.linalg.norm(a, axis=1) * np.linalg.norm(e, axis=1)
-    return float(np.min(np.sum(a * e, axis=1) / np.maximum(norms, 1e-12), initial=1.0))
 
 
 def _invoke(client: LambdaClient, function: str, version: str, request: dict[str, Any]) -> tuple[Any, str]:
@@ -119,9 +81,7 @@ def run_smoke(
             served = body.get("function_version")
             if served is not None and str(served) != version:
                 problems.append(f"served by version {served}, not {version}")
-            problems += compare_outputs(
-                sample.outputs, body.get("outputs"), sample.atol, sample.rtol, sample.cosine_min
-            )
+            problems += golden_mismatches(sample, body.get("outputs"))
         details.append({"sample": index, "passed": not problems, "problems": problems})
         failures += [f"golden sample {index}: {p}" for p in problems]
     return SmokeResult(not failures, len(samples), tuple(failures), details)
