@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from fnkit_runtime.manifest import TensorSpec
 
 from fnkit_build.exceptions import DynamicAxisError, ExportError
-from fnkit_build.registry import ModelSpec, TensorDecl
+from fnkit_build.registry import ModelSpec
 from fnkit_build.types import Feeds, batch_size
 
 TORCHSCRIPT_OPSET = 17
@@ -172,7 +173,7 @@ def other_sizes(spec: ModelSpec, example_inputs: Feeds) -> dict[str, int]:
     return sizes
 
 
-def _resize(array: np.ndarray[Any, Any], decl: TensorDecl, sizes: dict[str, int]) -> np.ndarray[Any, Any]:
+def _resize(array: np.ndarray[Any, Any], decl: TensorSpec, sizes: dict[str, int]) -> np.ndarray[Any, Any]:
     """Grow each dynamic axis to the requested size by repeating its last slice (valid data, e.g. a pad)."""
     for axis, axis_name in decl.dynamic_axes.items():
         extra = sizes.get(axis_name, array.shape[axis]) - array.shape[axis]

@@ -47,7 +47,7 @@ def text_encoder(spec: ModelSpec, bundle: ModelBundle) -> TextEncoder | None:
 
 
 def _signature(spec: ModelSpec) -> list[TensorSpec]:
-    return [t.spec() for t in spec.inputs]
+    return list(spec.inputs)
 
 
 def _served(spec: ModelSpec, encoder: TextEncoder | None, request: dict[str, Any]) -> ServedRequest:

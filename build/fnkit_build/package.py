@@ -81,7 +81,7 @@ def make_manifest(
             optimized=optimized,
             fused_operators=dict(chosen.fused_operators),
         ),
-        signature=Signature(inputs=[t.spec() for t in spec.inputs], outputs=[t.spec() for t in spec.outputs]),
+        signature=Signature(inputs=list(spec.inputs), outputs=list(spec.outputs)),
         limits=spec.limits,
         function=spec.function.settings(),
         gate=GateInfo(

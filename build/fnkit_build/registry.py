@@ -71,22 +71,6 @@ _REQUIRED = ("factory", "task", "tolerance", "gate", "function", "inputs", "outp
 
 
 @dataclass(frozen=True)
-class TensorDecl:
-    name: str
-    dtype: str
-    shape: tuple[int | str, ...]
-
-    @property
-    def dynamic_axes(self) -> dict[int, str]:
-        """Axis index -> name for every named (dynamic) axis."""
-        return {i: dim for i, dim in enumerate(self.shape) if isinstance(dim, str)}
-
-    def spec(self) -> TensorSpec:
-        """The manifest's signature entry for this tensor."""
-        return TensorSpec(name=self.name, dtype=self.dtype, shape=list(self.shape))
-
-
-@dataclass(frozen=True)
 class Tolerance:
     atol: float
     rtol: float
@@ -131,8 +115,8 @@ class ModelSpec:
     name: str
     factory: str
     task: Task
-    inputs: tuple[TensorDecl, ...]
-    outputs: tuple[TensorDecl, ...]
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
     tolerance: Tolerance
     gate: GateSpec
     function: FunctionDecl
@@ -314,7 +298,7 @@ def _model(entry: _Entry) -> ModelSpec:
     )
 
 
-def _tensors(entry: _Entry, key: str) -> tuple[TensorDecl, ...]:
+def _tensors(entry: _Entry, key: str) -> tuple[TensorSpec, ...]:
     table = entry.get(key, dict)
     if not table:
         raise entry.fail(key, "declares no tensors")
@@ -336,7 +320,7 @@ def _tensors(entry: _Entry, key: str) -> tuple[TensorDecl, ...]:
         named = [dim for dim in shape if isinstance(dim, str)]
         if len(named) != len(set(named)):
             raise entry.fail(f"{where}.shape", f"{shape!r} names a dynamic axis twice")
-        result.append(TensorDecl(name=name, dtype=dtype, shape=tuple(shape)))
+        result.append(TensorSpec(name=name, dtype=dtype, shape=list(shape)))
     return tuple(result)
 
 
@@ -395,7 +379,7 @@ def _quantization(entry: _Entry) -> tuple[Candidate, ...]:
     return tuple(Candidate(name) for name in names)
 
 
-def _labels(entry: _Entry, task: Task, outputs: tuple[TensorDecl, ...]) -> tuple[str, ...] | None:
+def _labels(entry: _Entry, task: Task, outputs: tuple[TensorSpec, ...]) -> tuple[str, ...] | None:
     labels = entry.get("labels", list, []) or None
     if task != Task.CLASSIFICATION:
         if labels:
@@ -422,7 +406,7 @@ def _limits(entry: _Entry) -> Limits:
     return Limits(**values, allow_non_finite=allow)
 
 
-def _text(entry: _Entry, inputs: tuple[TensorDecl, ...]) -> TextSpec | None:
+def _text(entry: _Entry, inputs: tuple[TensorSpec, ...]) -> TextSpec | None:
     if "text" not in entry.table:
         return None
     entry.keys("text", ("tokenizer_file", "max_length", "graph_inputs", "on_overflow"))
@@ -440,7 +424,7 @@ def _text(entry: _Entry, inputs: tuple[TensorDecl, ...]) -> TextSpec | None:
         )
     for tensor in inputs:
         where = f"inputs.{tensor.name}"
-        if tensor.shape != ("batch", "sequence"):
+        if tensor.shape != ["batch", "sequence"]:
             raise entry.fail(
                 f"{where}.shape", f"{list(tensor.shape)}: a token input must be ['batch', 'sequence']"
             )

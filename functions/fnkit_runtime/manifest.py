@@ -99,6 +99,11 @@ class TensorSpec:
     def rank(self) -> int:
         return len(self.shape)
 
+    @property
+    def dynamic_axes(self) -> dict[int, str]:
+        """Axis index -> name for every named (dynamic) axis."""
+        return {i: dim for i, dim in enumerate(self.shape) if isinstance(dim, str)}
+
 
 @dataclass(frozen=True)
 class Signature:

@@ -205,7 +205,7 @@ def test_shipped_registry_is_valid(repo_root: Path) -> None:
     assert set(registry.models) >= {"digits", "minilm"}
     minilm = registry.models["minilm"]
     assert minilm.gate.same_nearest_neighbour and minilm.gate.max_size_ratio == 0.30
-    assert {t.name: t.shape for t in minilm.inputs}["input_ids"] == ("batch", "sequence")
+    assert {t.name: t.shape for t in minilm.inputs}["input_ids"] == ["batch", "sequence"]
 
 
 def test_valid_text_registry_loads(tmp_path: Path) -> None:
@@ -216,7 +216,7 @@ def test_valid_text_registry_loads(tmp_path: Path) -> None:
     # WHEN loaded THEN its tokenizer and token input are as declared
     spec = load_registry(path).models["m"]
     assert spec.text is not None and spec.text.tokenizer_file == "tokenizer.json"
-    assert spec.inputs[0].shape == ("batch", "sequence")
+    assert spec.inputs[0].shape == ["batch", "sequence"]
 
 
 @pytest.mark.parametrize(

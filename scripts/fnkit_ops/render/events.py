@@ -13,8 +13,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from fnkit_build.registry import ModelSpec, TensorDecl
+from fnkit_build.registry import ModelSpec
 from fnkit_runtime import constants as c
+from fnkit_runtime.manifest import TensorSpec
 
 from fnkit_ops.events import EVENT_TYPES
 
@@ -36,7 +37,7 @@ _REST_HEADERS = {
 }
 
 
-def _zeros(tensor: TensorDecl) -> Any:
+def _zeros(tensor: TensorSpec) -> Any:
     """A batch of one: dynamic axes of size 2 (1 for the batch), fixed axes as declared."""
     value: Any = {"bool": False}.get(tensor.dtype, 0.0 if tensor.dtype.startswith("float") else 0)
     for axis in reversed(range(1, len(tensor.shape))):

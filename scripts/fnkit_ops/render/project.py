@@ -60,7 +60,7 @@ def valid_request(spec: ModelSpec, request: Any) -> bool:
         if spec.text is not None:
             parse_texts(body["inputs"], spec.limits)
             return True
-        tensor_feeds(body["inputs"], [t.spec() for t in spec.inputs], spec.limits)
+        tensor_feeds(body["inputs"], list(spec.inputs), spec.limits)
     except (RequestError, KeyError, TypeError, ValueError):
         return False
     return True
