@@ -3,52 +3,17 @@
 from __future__ import annotations
 
 import importlib
-import json
 import re
 import shlex
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from fnkit_ops.dockerfile import parse_dockerfile
 from fnkit_runtime import constants, vocabulary
 
 BASE_IMAGE = re.compile(r"^public\.ecr\.aws/lambda/python:3\.1[23](@sha256:[0-9a-f]{64})?$")
 TASK_ROOT = "${LAMBDA_TASK_ROOT}"
-
-
-@dataclass
-class Dockerfile:
-    base: list[str] = field(default_factory=list)
-    copies: list[tuple[list[str], str]] = field(default_factory=list)
-    runs: list[str] = field(default_factory=list)
-    env: dict[str, str] = field(default_factory=dict)
-    cmd: list[str] = field(default_factory=list)
-
-
-def parse_dockerfile(path: Path) -> Dockerfile:
-    """FROM, COPY, RUN, ENV and CMD instructions (line continuations joined, comments dropped)."""
-    text = re.sub(r"\\\n", " ", path.read_text())
-    parsed = Dockerfile()
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        instruction, _, rest = stripped.partition(" ")
-        instruction = instruction.upper()
-        if instruction == "FROM":
-            parsed.base.append(rest.split()[0])
-        elif instruction == "COPY":
-            words = [w for w in shlex.split(rest) if not w.startswith("--")]
-            parsed.copies.append((words[:-1], words[-1]))
-        elif instruction == "RUN":
-            parsed.runs.append(rest)
-        elif instruction == "ENV":
-            key, _, value = rest.partition("=")
-            parsed.env[key.strip()] = value.strip()
-        elif instruction == "CMD":
-            parsed.cmd = json.loads(rest)
-    return parsed
 
 
 def _registry(repo_root: Path) -> dict[str, dict]:

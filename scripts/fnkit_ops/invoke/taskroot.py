@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from importlib.util import module_from_spec, spec_from_file_location
 from pathlib import Path
 
+from fnkit_ops.dockerfile import parse_dockerfile
 from fnkit_ops.invoke.constants import (
     CACHE_DIR_ENV,
     CACHE_SUBDIR,
@@ -36,7 +37,6 @@ from fnkit_ops.invoke.constants import (
 from fnkit_ops.invoke.exceptions import DependencyInstallError, TaskRootError
 
 _INCLUDE = re.compile(r"^(?:-r|--requirement)\s*=?\s*(\S+)$")
-_DOCKERFILE_REQUIREMENTS = re.compile(r"(?:-r|--requirement)\s*=?\s*\S*?(requirements[\w.-]*\.txt)")
 
 
 @dataclass(frozen=True)
@@ -270,10 +270,10 @@ def requirements_file_for(model: str, is_text_model: bool, source_dir: Path | No
     expected = REQUIREMENTS_TEXT_FILE if is_text_model else REQUIREMENTS_FILE
     dockerfile = source / model / "Dockerfile"
     if dockerfile.is_file():
-        named = _DOCKERFILE_REQUIREMENTS.findall(dockerfile.read_text(encoding="utf-8"))
-        if named and set(named) != {expected}:
+        named = parse_dockerfile(dockerfile).requirements_files
+        if named and named != {expected}:
             raise TaskRootError(
-                f"{dockerfile} installs {', '.join(sorted(set(named)))} but the manifest "
+                f"{dockerfile} installs {', '.join(sorted(named))} but the manifest "
                 f"({'text' if is_text_model else 'tensor'} model) implies {expected}"
             )
     path = source / expected
