@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
 
+from fnkit_runtime.vocabulary import Architecture, architecture_of
+
 CPUINFO = Path("/proc/cpuinfo")
 """Where the build host's CPU flags are read (tests point it at a fake file)."""
 
@@ -67,7 +69,7 @@ CPU_CLASSES: dict[str, CpuClass] = {
     for c in (
         CpuClass(
             "x86_64-avx2",
-            "x86_64",
+            Architecture.X86_64,
             saturates_u8s8=True,
             emulation=Emulation.QEMU_X86_64,
             qemu_cpu="Haswell",
@@ -75,7 +77,7 @@ CPU_CLASSES: dict[str, CpuClass] = {
         ),
         CpuClass(
             "x86_64-avx512-vnni",
-            "x86_64",
+            Architecture.X86_64,
             saturates_u8s8=False,
             emulation=Emulation.BUILD_HOST,
             host_flags=frozenset({"avx512_vnni"}),
@@ -83,7 +85,7 @@ CPU_CLASSES: dict[str, CpuClass] = {
         ),
         CpuClass(
             "arm64-graviton2",
-            "arm64",
+            Architecture.ARM64,
             saturates_u8s8=False,
             emulation=Emulation.QEMU_AARCH64,
             qemu_cpu="neoverse-n1",
@@ -92,7 +94,10 @@ CPU_CLASSES: dict[str, CpuClass] = {
     )
 }
 
-DEFAULT_CPUS: dict[str, tuple[str, ...]] = {"x86_64": ("x86_64-avx2",), "arm64": ("arm64-graviton2",)}
+DEFAULT_CPUS: dict[str, tuple[str, ...]] = {
+    Architecture.X86_64: ("x86_64-avx2",),
+    Architecture.ARM64: ("arm64-graviton2",),
+}
 """Target classes when the registry names none: x86_64 Lambda promises no VNNI; arm64 is Graviton."""
 
 
@@ -135,19 +140,18 @@ def host_cpu_flags(cpuinfo: Path | None = None) -> frozenset[str]:
 
 def host_machine() -> str:
     """The build host's architecture in Lambda's words (x86_64 | arm64), or the raw machine name."""
-    machine = platform.machine().lower()
-    return {"amd64": "x86_64", "aarch64": "arm64"}.get(machine, machine)
+    return architecture_of(platform.machine())
 
 
 def host_class(flags: frozenset[str] | None = None) -> CpuClass | None:
     """The class the build host itself belongs to, if any (its gate run is then a run on that class)."""
     found = host_cpu_flags() if flags is None else flags
     machine = host_machine()
-    if machine == "x86_64":
+    if machine == Architecture.X86_64:
         if "avx512_vnni" in found:
             return CPU_CLASSES["x86_64-avx512-vnni"]
         if "avx2" in found and not found & {"avx_vnni", "amx_int8"}:
             return CPU_CLASSES["x86_64-avx2"]
-    if machine == "arm64" and "asimddp" in found:
+    if machine == Architecture.ARM64 and "asimddp" in found:
         return CPU_CLASSES["arm64-graviton2"]
     return None

@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from fnkit_runtime.vocabulary import Architecture
 
 from fnkit_build import emulated_run
 from fnkit_build.cpus import CpuClass, Emulation, host_cpu_flags, host_machine
@@ -92,7 +93,7 @@ def check_available(cpu: CpuClass, cache: Path) -> None:
             )
         return
     if cpu.emulation is Emulation.QEMU_X86_64:
-        if host_machine() != "x86_64":
+        if host_machine() != Architecture.X86_64:
             raise CpuEmulationError(
                 f"target CPU class {cpu.name}: emulation runs the build's own x86-64 interpreter, but this "
                 f"build host is {host_machine()}"

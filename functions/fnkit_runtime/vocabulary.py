@@ -107,6 +107,21 @@ class Architecture(StrEnum):
     ARM64 = "arm64"
 
 
+_MACHINE_ARCHITECTURES = {
+    "x86_64": Architecture.X86_64,
+    "amd64": Architecture.X86_64,
+    "aarch64": Architecture.ARM64,
+    "arm64": Architecture.ARM64,
+}
+"""`platform.machine()` names (lowered) of the CPUs Lambda offers, by their Lambda architecture."""
+
+
+def architecture_of(machine: str) -> str:
+    """A machine name (`platform.machine()`) in Lambda's words: an `Architecture`, else the name lowered."""
+    lowered = machine.lower()
+    return _MACHINE_ARCHITECTURES.get(lowered, lowered)
+
+
 GRAPH_DTYPES = ("float32", "float16", "float64", "int64", "int32", "int8", "uint8", "bool")
 """Element types a registry may declare for a graph's inputs and outputs."""
 DTYPES = (*GRAPH_DTYPES, "string")

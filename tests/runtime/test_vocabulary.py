@@ -17,6 +17,7 @@ from fnkit_runtime.vocabulary import (
     Candidate,
     Metric,
     Task,
+    architecture_of,
     memory_in_range,
 )
 
@@ -77,3 +78,18 @@ def test_candidate_properties() -> None:
 )
 def test_lambda_memory_bounds(memory: int, ok: bool) -> None:
     assert memory_in_range(memory) is ok
+
+
+@pytest.mark.parametrize(
+    ("machine", "expected"),
+    [
+        pytest.param("x86_64", Architecture.X86_64, id="linux-x86"),
+        pytest.param("AMD64", Architecture.X86_64, id="windows-x86"),
+        pytest.param("aarch64", Architecture.ARM64, id="linux-arm"),
+        pytest.param("arm64", Architecture.ARM64, id="macos-arm"),
+        pytest.param("RISCV64", "riscv64", id="no-lambda-architecture"),
+    ],
+)
+def test_machine_names_map_to_lambda_architectures(machine: str, expected: str) -> None:
+    # GIVEN a platform.machine() name / WHEN it is read in Lambda's words / THEN it is the architecture
+    assert architecture_of(machine) == expected

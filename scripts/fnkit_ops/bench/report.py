@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from fnkit_runtime.vocabulary import Architecture
+
 from fnkit_ops.bench.constants import BATCH_SIZES, THREAD_COUNTS, VARIANT_SHIPPED
 from fnkit_ops.bench.results import BenchRun, ColdStart, ModelBench, VariantResult
 from fnkit_ops.bench.stats import LatencyStats
@@ -213,7 +215,7 @@ def render_model(model: ModelBench) -> list[str]:
         ["variant", "arch", "best for", "MB", "threads", "expected ms", "warm ms", "cold ms", "$ / 1M req"],
         _memory_rows(model),
     )
-    if any(m.architecture == "arm64" for m in model.memory):
+    if any(m.architecture == Architecture.ARM64 for m in model.memory):
         lines += ["", ARM64_ESTIMATE_NOTE]
     lines += _snapstart_lines(model)
     return [*lines, ""]

@@ -20,6 +20,8 @@ import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from fnkit_runtime.vocabulary import Architecture, architecture_of
+
 from fnkit_ops.invoke.constants import (
     RIE_CACHE_SUBDIR,
     RIE_MEMBER,
@@ -31,7 +33,6 @@ from fnkit_ops.invoke.exceptions import EmulatorUnavailableError
 from fnkit_ops.invoke.taskroot import cache_dir
 
 QEMU_AARCH64 = ("qemu-aarch64-static", "qemu-aarch64")
-_HOST_ARCH = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 
 
 @dataclass(frozen=True)
@@ -47,8 +48,7 @@ class RieBinary:
 
 def host_architecture() -> str:
     """The host CPU as Lambda names architectures (x86_64 or arm64)."""
-    machine = platform.machine().lower()
-    return _HOST_ARCH.get(machine, machine)
+    return architecture_of(platform.machine())
 
 
 def check_architecture(architecture: str) -> None:
@@ -58,7 +58,7 @@ def check_architecture(architecture: str) -> None:
     if architecture == host_architecture():
         return
     qemu = next((name for name in QEMU_AARCH64 if shutil.which(name)), None)
-    if architecture == "arm64" and qemu is None:
+    if architecture == Architecture.ARM64 and qemu is None:
         raise EmulatorUnavailableError(
             "the function is arm64 and this host is "
             f"{host_architecture()}: the arm64 emulator needs qemu user-mode emulation "
