@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from fnkit_runtime.vocabulary import Candidate
+from fnkit_runtime.vocabulary import QUANTIZATION_CANDIDATES, Candidate
 
 from fnkit_build.cpus import QuantPreset
 from fnkit_build.exceptions import CalibrationError, QuantizationError
@@ -87,11 +87,43 @@ def quantize(
     nodes: NodeSelection | None = None,
 ) -> Path:
     """Write the quantized `candidate` of `source` to `target` (only/except `nodes` when given)."""
+    if candidate not in QUANTIZATION_CANDIDATES:
+        raise QuantizationError(f"model {spec.name!r}: unknown quantization candidate {candidate!r}")
+    selection = (nodes or NodeSelection()).quantizer_kwargs()
+    kind = Candidate(candidate)
+    reader: Any = _Reader(check_calibration(spec, calibration)) if kind.needs_calibration else None
     try:
+        from onnxruntime.quantization import (
+            CalibrationMethod,
+            QuantFormat,
+            QuantType,
+            quantize_dynamic,
+            quantize_static,
+        )
+
         with _quiet_root_logger():
-            _run(candidate, source, target, preset=preset, calibration=calibration, spec=spec, nodes=nodes)
-    except (CalibrationError, QuantizationError):
-        raise
+            if reader is not None:
+                quantize_static(
+                    str(source),
+                    str(target),
+                    reader,
+                    quant_format=QuantFormat.QDQ,
+                    activation_type=QuantType.QInt8,
+                    weight_type=QuantType.QInt8,
+                    per_channel=True,
+                    reduce_range=preset.reduce_range,
+                    calibrate_method=CalibrationMethod.MinMax,
+                    **selection,
+                )
+            else:
+                quantize_dynamic(
+                    str(source),
+                    str(target),
+                    weight_type=QuantType.QInt8,
+                    per_channel=kind.per_channel,
+                    reduce_range=preset.reduce_range,
+                    **selection,
+                )
     except Exception as exc:
         raise QuantizationError(
             f"model {spec.name!r}: onnxruntime.quantization failed on candidate {candidate}: "
@@ -110,48 +142,3 @@ def _quiet_root_logger() -> Iterator[None]:
         yield
     finally:
         root.setLevel(level)
-
-
-def _run(
-    candidate: str,
-    source: Path,
-    target: Path,
-    *,
-    preset: QuantPreset,
-    calibration: Sequence[Feeds] | None,
-    spec: ModelSpec,
-    nodes: NodeSelection | None = None,
-) -> None:
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType
-
-    selection = (nodes or NodeSelection()).quantizer_kwargs()
-
-    if candidate == Candidate.INT8_STATIC_QDQ:
-        from onnxruntime.quantization import quantize_static
-
-        reader: Any = _Reader(check_calibration(spec, calibration))
-        quantize_static(
-            str(source),
-            str(target),
-            reader,
-            quant_format=QuantFormat.QDQ,
-            activation_type=QuantType.QInt8,
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            reduce_range=preset.reduce_range,
-            calibrate_method=CalibrationMethod.MinMax,
-            **selection,
-        )
-    elif candidate in (Candidate.INT8_DYNAMIC, Candidate.INT8_DYNAMIC_PER_CHANNEL):
-        from onnxruntime.quantization import quantize_dynamic
-
-        quantize_dynamic(
-            str(source),
-            str(target),
-            weight_type=QuantType.QInt8,
-            per_channel=Candidate(candidate).per_channel,
-            reduce_range=preset.reduce_range,
-            **selection,
-        )
-    else:
-        raise QuantizationError(f"model {spec.name!r}: unknown quantization candidate {candidate!r}")
