@@ -17,9 +17,9 @@ task = "classification"
 labels = ["a", "b", "c", "d"]
 quantization = {quantization}
 tolerance = {{ atol = 1e-4, rtol = 1e-3 }}
-gate = {{ metric = "accuracy_drop", threshold = 0.02 {gate_extra} }}
+gate = {{ metric = "accuracy_drop", threshold = {threshold} {gate_extra} }}
 function = {{ memory_mb = 512, architecture = "x86_64" }}
-
+{extra}
 [models.{name}.inputs.x]
 dtype = "float32"
 shape = ["batch", 8]
@@ -94,8 +94,24 @@ class Templates:
     cnn = TINY_CNN
 
     @staticmethod
-    def mlp(name: str, factory: str, quantization: str = '["int8-dynamic"]', gate_extra: str = "") -> str:
-        return TINY_MLP.format(name=name, factory=factory, quantization=quantization, gate_extra=gate_extra)
+    def mlp(
+        name: str,
+        factory: str,
+        quantization: str = '["int8-dynamic"]',
+        gate_extra: str = "",
+        *,
+        threshold: float = 0.02,
+        extra: str = "",
+    ) -> str:
+        """A classifier on ["batch", 8] -> ["batch", 4]; `extra` is TOML after the model's `function` key."""
+        return TINY_MLP.format(
+            name=name,
+            factory=factory,
+            quantization=quantization,
+            gate_extra=gate_extra,
+            threshold=threshold,
+            extra=extra,
+        )
 
     @staticmethod
     def saturating(function_extra: str = "") -> str:

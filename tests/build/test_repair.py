@@ -26,28 +26,9 @@ from fnkit_build.repairspec import RepairSpec
 from fnkit_runtime.exceptions import ManifestError
 from fnkit_runtime.manifest import SCHEMA_VERSION, CandidateResult, Manifest, load_manifest
 
+from tests.build.conftest import Templates
+
 THRESHOLD = 0.05
-
-OUTLIER = """
-[models.{name}]
-factory = "tiny_models:outlier_channel"
-factory_args = {{ outliers = {outliers} }}
-task = "classification"
-labels = ["a", "b", "c", "d"]
-quantization = {quantization}
-tolerance = {{ atol = 1e-4, rtol = 1e-3 }}
-gate = {{ metric = "accuracy_drop", threshold = {threshold} {gate_extra} }}
-function = {{ memory_mb = 512, architecture = "x86_64" }}
-{repair}
-
-[models.{name}.inputs.x]
-dtype = "float32"
-shape = ["batch", 8]
-
-[models.{name}.outputs.logits]
-dtype = "float32"
-shape = ["batch", 4]
-"""
 
 
 def outlier_entry(
@@ -59,13 +40,13 @@ def outlier_entry(
     repair: str = "",
 ) -> str:
     table = f"[models.{name}.repair]\n{repair}" if repair else ""
-    return OUTLIER.format(
-        name=name,
-        outliers=outliers,
-        quantization=quantization,
+    return Templates.mlp(
+        name,
+        "outlier_channel",
+        quantization,
+        gate_extra,
         threshold=THRESHOLD,
-        gate_extra=gate_extra,
-        repair=table,
+        extra=f"factory_args = {{ outliers = {outliers} }}\n{table}",
     )
 
 
