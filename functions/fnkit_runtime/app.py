@@ -10,8 +10,11 @@ The model comes from FNKIT_MODEL_NAME and the manifest in FNKIT_MODEL_DIR (defau
 - Warm-up: an EventBridge "Scheduled Event" or `{"warmup": true}` -> loads the model, answers
   `{"warmup": true, model, model_version, function_version}`; not counted as a prediction.
 
-FNKIT_LOAD_AT_INIT=true loads the model at import (provisioned concurrency, SnapStart); a failure
-there is an init error, after emitting ModelLoadErrors. Under SnapStart
+Under a Lambda runtime the model starts loading at import, in a background thread, before the
+other imports (FNKIT_PREFETCH, default on): the session's creation overlaps the rest of the init, and
+the first invocation that needs the model waits for it (a failure is that invocation's 500, as
+without it). FNKIT_LOAD_AT_INIT=true instead loads the model during the import itself (provisioned
+concurrency, SnapStart); a failure there is an init error, after emitting ModelLoadErrors. Under SnapStart
 (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start) the runtime hooks of `fnkit_runtime.snapstart` are
 registered too.
 
@@ -27,13 +30,17 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from fnkit_runtime.config import load_at_init_requested, prefetch_requested
+from fnkit_runtime.session import holder
+
+if prefetch_requested():
+    holder.prefetch()  # first: powertools' and the other imports below overlap the session's creation
+
 from fnkit_runtime import constants as c
 from fnkit_runtime import error_responses, observability
-from fnkit_runtime.config import load_at_init_requested
 from fnkit_runtime.event_kinds import EventKind, check_proxy_event, classify
 from fnkit_runtime.exceptions import EventFormatError
 from fnkit_runtime.predict import predict
-from fnkit_runtime.session import holder
 from fnkit_runtime.validation import body_bytes, check_body, check_body_size
 
 if TYPE_CHECKING:

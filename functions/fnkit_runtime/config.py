@@ -43,6 +43,28 @@ def load_at_init_requested(env: Mapping[str, str] | None = None) -> bool:
     return _flag(os.environ if env is None else env, c.LOAD_AT_INIT_ENV)
 
 
+def _flag_on_by_default(env: Mapping[str, str], name: str) -> bool:
+    return not env.get(name, "").strip() or _flag(env, name)
+
+
+def prefetch_requested(env: Mapping[str, str] | None = None) -> bool:
+    """Load the model in the background from import on: under a Lambda runtime (its Runtime API is
+    set), unless FNKIT_PREFETCH=false or the load happens at init anyway (FNKIT_LOAD_AT_INIT).
+
+    Never raises: a malformed value means no prefetch here, and the first invocation's configuration
+    (`RuntimeConfig.from_env`) reports it as the ConfigError it is.
+    """
+    env = os.environ if env is None else env
+    try:
+        return (
+            bool(env.get(c.RUNTIME_API_ENV))
+            and not _flag(env, c.LOAD_AT_INIT_ENV)
+            and (_flag_on_by_default(env, c.PREFETCH_ENV))
+        )
+    except ConfigError:
+        return False
+
+
 def _positive_int(env: Mapping[str, str], name: str) -> int | None:
     raw = env.get(name, "").strip()
     if not raw:
@@ -71,6 +93,7 @@ class RuntimeConfig:
     intra_op_threads: int
     inter_op_threads: int = 1
     load_at_init: bool = False
+    prefetch: bool = True
     profile: bool = False
     max_batch: int | None = None
     max_body_bytes: int | None = None
@@ -93,6 +116,7 @@ class RuntimeConfig:
             model_dir=Path(model_dir) if model_dir else _default_model_dir(env),
             intra_op_threads=threads or threads_for_memory(_positive_int(env, c.MEMORY_SIZE_ENV)),
             load_at_init=_flag(env, c.LOAD_AT_INIT_ENV),
+            prefetch=_flag_on_by_default(env, c.PREFETCH_ENV),
             profile=_flag(env, c.PROFILE_ENV),
             max_batch=_positive_int(env, c.MAX_BATCH_ENV),
             max_body_bytes=_positive_int(env, c.MAX_BODY_BYTES_ENV),

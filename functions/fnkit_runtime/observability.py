@@ -18,10 +18,14 @@ import os
 import warnings
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, single_metric
-from aws_lambda_powertools.metrics import MetricUnit
-
 from fnkit_runtime import constants as c
+from fnkit_runtime import lazy_modules
+
+# Before powertools is imported: its Logger imports this module eagerly, for an option fnkit never uses.
+lazy_modules.defer("aws_lambda_powertools.utilities.jmespath_utils")
+
+from aws_lambda_powertools import Logger, Metrics, single_metric  # noqa: E402
+from aws_lambda_powertools.metrics import MetricUnit  # noqa: E402
 
 # A health check or a rejected-before-loading request may publish no application metric; that is
 # expected here, so powertools' per-flush "No application metrics to publish" warning is silenced.
@@ -38,6 +42,8 @@ class _Invocation:
     """A health check or a warm-up."""
     restored = False
     """Restored from a SnapStart snapshot and not yet invoked."""
+    identity: tuple[str, str] | None = None
+    """(model, function version) the dimensions and log keys were last set to."""
 
 
 _current = _Invocation()
@@ -52,8 +58,16 @@ def function_version(context: Any) -> str:
 
 
 def begin_invocation(model_name: str, version: str) -> None:
-    """Set the dimensions every metric of this invocation carries, and the log keys."""
+    """Set the dimensions every metric of this invocation carries, and the log keys.
+
+    Both persist between invocations (powertools keeps default dimensions and appended keys), so they
+    are set again only when they change: a warm invocation of the same version does not pay for it.
+    """
     _current.probe = False
+    identity = (model_name, version)
+    if identity == _current.identity and metrics.default_dimensions:
+        return
+    _current.identity = identity
     metrics.set_default_dimensions(
         **{c.DIMENSION_MODEL: model_name or "unknown", c.DIMENSION_FUNCTION_VERSION: version}
     )

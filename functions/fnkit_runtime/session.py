@@ -21,13 +21,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import onnxruntime as ort
 from onnxruntime.capi.onnxruntime_pybind11_state import InvalidArgument
 
 from fnkit_runtime import constants as c
-from fnkit_runtime import observability
 from fnkit_runtime.batching import Execution
 from fnkit_runtime.config import RuntimeConfig
 from fnkit_runtime.exceptions import ManifestError, ModelInputRejectedError, ModelLoadError
@@ -40,7 +40,12 @@ from fnkit_runtime.manifest import (
     sha256_file,
     sized_artifact,
 )
-from fnkit_runtime.text import TextEncoder
+
+if TYPE_CHECKING:
+    from fnkit_runtime.text import TextEncoder
+
+# `fnkit_runtime.observability` (powertools) is imported where it is used: `app` starts the model's
+# background load before powertools is imported, so that import overlaps the session's creation.
 
 
 @dataclass(frozen=True)  # no slots: `output_names` is a cached_property in the instance dict
@@ -175,6 +180,8 @@ def check_onnxruntime_version(manifest: Manifest, config: RuntimeConfig, install
             f"artifact was built with onnxruntime {recorded}, this function has {installed}; rebuild "
             f"the model, or set {c.ALLOW_ONNXRUNTIME_MISMATCH_ENV}=true to serve it anyway"
         )
+    from fnkit_runtime import observability
+
     observability.logger.warning(
         "onnxruntime version mismatch allowed", extra={"recorded": recorded, "installed": installed}
     )
@@ -230,9 +237,11 @@ def load_model(config: RuntimeConfig) -> LoadedModel:
     start = time.perf_counter()
     manifest = read_manifest(config)
     check_onnxruntime_version(manifest, config, ort.__version__)
-    encoder = (
-        TextEncoder(config.model_dir, manifest.text, manifest.signature.inputs) if manifest.text else None
-    )
+    encoder: TextEncoder | None = None
+    if manifest.text:
+        from fnkit_runtime.text import TextEncoder  # text models only
+
+        encoder = TextEncoder(config.model_dir, manifest.text, manifest.signature.inputs)
     model_path, session = _verified_session(config, manifest)
     _check_io(session, manifest)
     return LoadedModel(
@@ -247,12 +256,25 @@ def load_model(config: RuntimeConfig) -> LoadedModel:
 
 
 class ModelHolder:
-    """Process-wide lazy state: the configuration, the manifest (for health) and the loaded model."""
+    """Process-wide lazy state: the configuration, the manifest (for health) and the loaded model.
+
+    `prefetch` starts the load in a background thread so that it overlaps the rest of the init (the
+    session is created by onnxruntime's C++ code and the digest by hashlib, both without the GIL); the
+    first invocation that needs the model waits for it, and a load that failed in the background is
+    raised there, once (the next invocation tries again).
+    """
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._clear()
+
+    def _clear(self) -> None:
         self._config: RuntimeConfig | None = None
         self._manifest: Manifest | None = None
         self._model: LoadedModel | None = None
+        self._prefetch: threading.Thread | None = None
+        self._prefetch_error: Exception | None = None
+        self._load_reported = True
 
     @property
     def config(self) -> RuntimeConfig:
@@ -272,23 +294,52 @@ class ModelHolder:
             self._manifest = read_manifest(self.config)
         return self._manifest
 
+    def prefetch(self) -> None:
+        """Start loading the model in a background thread (non-daemon: never cut off mid-load)."""
+        if self._model is None and self._prefetch is None:
+            self._prefetch = threading.Thread(target=self._background_load, name="fnkit-model-prefetch")
+            self._prefetch.start()
+
+    def _background_load(self) -> None:
+        with self._lock:
+            try:
+                self._store(load_model(self.config), reported=False)
+            except Exception as exc:  # raised by the first invocation that needs the model
+                self._prefetch_error = exc
+
+    def _store(self, model: LoadedModel, *, reported: bool) -> None:
+        self._model = model
+        self._manifest = model.manifest
+        self._load_reported = reported
+
     def model(self) -> LoadedModel:
-        """The loaded model; the first call loads it and records ModelLoadTime.
+        """The loaded model; the first call loads it (or waits for the prefetch) and records
+        ModelLoadTime.
 
         A load at init (FNKIT_LOAD_AT_INIT) records the metric too: powertools keeps it in memory
-        until the first invocation flushes, with that invocation's dimensions.
+        until the first invocation flushes, with that invocation's dimensions. A background load's
+        metric is recorded here, by the invocation's thread, never by the loading thread.
         """
         if self._model is None:
-            self._model = load_model(self.config)
-            self._manifest = self._model.manifest
+            with self._lock:
+                if self._prefetch_error is not None:
+                    error, self._prefetch_error = self._prefetch_error, None
+                    raise error
+                if self._model is None:
+                    self._store(load_model(self.config), reported=False)
+        assert self._model is not None
+        if not self._load_reported:
+            from fnkit_runtime import observability
+
+            self._load_reported = True
             observability.record_model_load(self._model.load_ms)
         return self._model
 
     def reset(self) -> None:
         """Forget everything (tests; a new configuration is read on next use)."""
-        self._config = None
-        self._manifest = None
-        self._model = None
+        if self._prefetch is not None:
+            self._prefetch.join()
+        self._clear()
 
 
 holder = ModelHolder()

@@ -346,6 +346,7 @@ def _reset_powertools() -> None:
     observability.metrics.clear_metrics()
     observability.logger.set_correlation_id(None)
     observability._current.restored = False  # a SnapStart restore not yet counted
+    observability._current.identity = None  # dimensions and log keys set again
 
 
 @pytest.fixture(autouse=True)

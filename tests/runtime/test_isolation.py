@@ -61,3 +61,28 @@ def test_runtime_defaults_openblas_to_one_thread():
     assert _openblas_threads_after_import(None) == "1"
     # AND a value the user set is kept
     assert _openblas_threads_after_import("3") == "3"
+
+
+def test_the_init_of_a_tensor_model_leaves_what_it_does_not_need_unimported():
+    # GIVEN a fresh interpreter that imports the handler module, as the init of a tensor model does
+    code = "import json, sys\nimport fnkit_runtime.app\nprint(json.dumps(sorted(sys.modules)))\n"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FNKIT_")}
+
+    # WHEN it runs
+    result = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120, check=True
+    )
+
+    # THEN the text path, the API resolvers and powertools' JMESPath helpers (deferred, see
+    # fnkit_runtime.lazy_modules) were not run: each costs cold-start time a direct invocation of a
+    # tensor model never uses
+    loaded = set(json.loads(result.stdout.strip().splitlines()[-1]))
+    unused = {
+        "fnkit_runtime.text",
+        "fnkit_runtime.routes",
+        "tokenizers",
+        "aws_lambda_powertools.event_handler",
+        "jmespath",
+        "typing_extensions",
+    }
+    assert not loaded & unused, sorted(loaded & unused)

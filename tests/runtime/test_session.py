@@ -143,7 +143,17 @@ def test_warmup_with_a_broken_artifact_reports_the_error(harness, serve, model_c
     assert "ServerErrors" not in names and "Requests" not in names
 
 
-def _import_app(env: dict[str, str], invoke: bool = False) -> subprocess.CompletedProcess[str]:
+_CONTEXT = (
+    "context = types.SimpleNamespace(function_name='f', function_version='3',\n"
+    "    memory_limit_in_mb=1024, invoked_function_arn='arn:aws:lambda:us-east-1:1:function:f',\n"
+    "    aws_request_id='r-1')\n"
+)
+
+
+def _import_app(
+    env: dict[str, str], invoke: bool = False, then: str = ""
+) -> subprocess.CompletedProcess[str]:
+    """A fresh process imports the handler module (and optionally handles a warm-up, then `then`)."""
     code = (
         "import json, sys, types\n"
         "import fnkit_runtime.app\n"
@@ -151,12 +161,8 @@ def _import_app(env: dict[str, str], invoke: bool = False) -> subprocess.Complet
         "print(json.dumps({'loaded': holder.loaded}))\n"
     )
     if invoke:
-        code += (
-            "context = types.SimpleNamespace(function_name='f', function_version='3',\n"
-            "    memory_limit_in_mb=1024, invoked_function_arn='arn:aws:lambda:us-east-1:1:function:f',\n"
-            "    aws_request_id='r-1')\n"
-            "fnkit_runtime.app.handler({'warmup': True}, context)\n"
-        )
+        code += _CONTEXT + "fnkit_runtime.app.handler({'warmup': True}, context)\n"
+    code += then
     return subprocess.run(
         [sys.executable, "-c", code],
         env={**os.environ, **env},
@@ -165,6 +171,95 @@ def _import_app(env: dict[str, str], invoke: bool = False) -> subprocess.Complet
         timeout=120,
         check=False,
     )
+
+
+def _emf_documents(stdout: str) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith('{"_aws"')]
+
+
+# Two direct predictions after the import, in the same process (the prefetch tests' invocations).
+_TWO_PREDICTIONS = (
+    _CONTEXT
+    + "from fnkit_ops.events import load_event\n"
+    + "event = load_event('digits-direct')\n"
+    + "for _ in range(2):\n"
+    + "    print(json.dumps({'answer': fnkit_runtime.app.handler(event, context)}))\n"
+)
+_WAIT_FOR_PREFETCH = (
+    "holder._prefetch.join()\nprint(json.dumps({'loaded_before_invocation': holder.loaded}))\n"
+)
+
+
+def _answers(stdout: str) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in stdout.splitlines() if line.startswith('{"answer"')]
+    return [line["answer"] for line in lines]
+
+
+def test_under_a_runtime_the_model_loads_in_the_background_and_reports_its_load_once(tiny_models):
+    # GIVEN a good model under a Lambda runtime (its Runtime API is set), no FNKIT_LOAD_AT_INIT
+    env = {
+        "FNKIT_MODEL_NAME": "digits",
+        "FNKIT_MODEL_DIR": str(tiny_models["digits"].model_dir),
+        "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9",
+    }
+
+    # WHEN a fresh process imports the handler, waits for the background load, then predicts twice
+    result = _import_app(env, then=_WAIT_FOR_PREFETCH + _TWO_PREDICTIONS)
+
+    # THEN the model was loaded before any invocation, both answers are right, and ModelLoadTime is
+    # in the first invocation's metrics only (recorded once, by the invocation)
+    assert result.returncode == 0, result.stderr
+    assert '{"loaded_before_invocation": true}' in result.stdout
+    answers = _answers(result.stdout)
+    expected = tiny_models["digits"].expected(load_event("digits-direct")["inputs"])
+    for answer in answers:
+        np.testing.assert_allclose(answer["outputs"]["logits"], expected, rtol=1e-5)
+    main = [d for d in _emf_documents(result.stdout) if "Requests" in d]
+    assert len(answers) == 2 and len(main) == 2
+    assert main[0]["ModelLoadTime"][0] > 0 and "ModelLoadTime" not in main[1]
+
+
+def test_a_background_load_failure_is_the_first_invocations_error_and_is_retried(tiny_models, tmp_path):
+    # GIVEN a corrupted artifact under a Lambda runtime
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for item in tiny_models["digits"].model_dir.iterdir():
+        (model_dir / item.name).write_bytes(item.read_bytes())
+    _flip_byte(model_dir / "model.onnx")
+    env = {
+        "FNKIT_MODEL_NAME": "digits",
+        "FNKIT_MODEL_DIR": str(model_dir),
+        "AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9",
+    }
+
+    # WHEN the handler module is imported (the load fails in the background) and predicts twice
+    result = _import_app(env, then=_WAIT_FOR_PREFETCH + _TWO_PREDICTIONS)
+
+    # THEN the import is no init error; each invocation answers the load error with its metric (the
+    # second tried again: a failed load is not cached)
+    assert result.returncode == 0, result.stderr
+    answers = _answers(result.stdout)
+    assert [(a["error"], a["status"]) for a in answers] == [("ModelLoadError", 500)] * 2
+    main = [d for d in _emf_documents(result.stdout) if "Requests" in d]
+    assert [d["ModelLoadErrors"] for d in main] == [[1.0], [1.0]]
+
+
+def test_prefetch_false_or_no_runtime_leaves_the_load_to_the_first_invocation(tiny_models):
+    base = {"FNKIT_MODEL_NAME": "digits", "FNKIT_MODEL_DIR": str(tiny_models["digits"].model_dir)}
+    for extra in ({"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9", "FNKIT_PREFETCH": "false"}, {}):
+        # GIVEN FNKIT_PREFETCH=false under a runtime, or no runtime at all (in-process use)
+        env = {**base, **extra}
+        assert "AWS_LAMBDA_RUNTIME_API" in extra or "AWS_LAMBDA_RUNTIME_API" not in os.environ
+
+        # WHEN a fresh process imports the handler module
+        result = _import_app(
+            env, then="import threading\nprint(sorted(t.name for t in threading.enumerate()))\n"
+        )
+
+        # THEN no load has started: nothing is loaded and no prefetch thread runs
+        assert result.returncode == 0, result.stderr
+        assert '{"loaded": false}' in result.stdout
+        assert "fnkit-model-prefetch" not in result.stdout
 
 
 def test_load_at_init_creates_the_session_at_import(tiny_models):

@@ -19,7 +19,8 @@ class ColdStart:
     import_ms: float
     """Process start-up and the handler module's imports (Lambda's init phase)."""
     load_ms: float
-    """Session or model load (the handler's ModelLoadTime)."""
+    """Session or model load (the handler's ModelLoadTime); fnkit's runs in the background, beside
+    the import and the first inference (see `cold`)."""
     first_inference_ms: float
     """The rest of the first invocation: request handling and the first run."""
     max_memory_mb: float
