@@ -14,6 +14,7 @@ import os
 import signal
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -227,13 +228,19 @@ def test_the_emulator_is_stopped_on_ctrl_c(
     pids: list[int] = []
 
     def interrupt() -> None:
-        assert fn.process is not None
-        pids.extend([fn.process.popen.pid, *fn.process.descendants()])
+        # once the emulator has started its runtime (however loaded the machine), and the invocation
+        # is in flight: the function sleeps far longer than this waits
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (fn.process and fn.process.descendants()):
+            time.sleep(0.05)
+        time.sleep(0.5)
+        if fn.process is not None:
+            pids.extend([fn.process.popen.pid, *fn.process.descendants()])
         os.kill(os.getpid(), signal.SIGINT)
 
     with pytest.raises(KeyboardInterrupt), fn:
-        threading.Timer(1.0, interrupt).start()  # the runtime is up and sleeping by then
-        fn.invoke({"sleep": 5})
+        threading.Thread(target=interrupt, daemon=True).start()
+        fn.invoke({"sleep": 120})
 
     # THEN the emulator and the runtime it started are gone
     assert len(pids) >= 2, "the emulator had not started its runtime"
