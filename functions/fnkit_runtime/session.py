@@ -17,11 +17,11 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Generic, TypeVar
 
 import numpy as np
 import onnxruntime as ort
@@ -43,6 +43,8 @@ from fnkit_runtime.manifest import (
 
 if TYPE_CHECKING:
     from fnkit_runtime.text import TextEncoder
+
+T = TypeVar("T")
 
 # `fnkit_runtime.observability` (powertools) is imported where it is used: `app` starts the model's
 # background load before powertools is imported, so that import overlaps the session's creation.
@@ -187,62 +189,89 @@ def check_onnxruntime_version(manifest: Manifest, config: RuntimeConfig, install
     )
 
 
-class _Digest(threading.Thread):
-    """sha256 of a file, computed beside the caller's work."""
+class _Beside(threading.Thread, Generic[T]):
+    """One call run beside the caller's work: onnxruntime creates sessions and hashlib hashes without
+    the GIL, so with more than one vCPU they overlap each other and the caller's Python."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(name="fnkit-artifact-sha256", daemon=True)
-        self._path = path
-        self.hexdigest = ""
-        self.error: OSError | None = None
+    def __init__(self, name: str, call: Callable[[], T]) -> None:
+        super().__init__(name=name)
+        self._call = call
+        self._value: T | None = None
+        self._error: Exception | None = None
+        self.start()
 
     def run(self) -> None:
         try:
-            self.hexdigest = sha256_file(self._path)
-        except OSError as exc:
-            self.error = exc
+            self._value = self._call()
+        except Exception as exc:
+            self._error = exc
+
+    def outcome(self) -> T:
+        """The call's value, or its exception raised here."""
+        self.join()
+        if self._error is not None:
+            raise self._error
+        assert self._value is not None
+        return self._value
 
 
-def _verified_session(config: RuntimeConfig, manifest: Manifest) -> tuple[Path, ort.InferenceSession]:
-    """The session on the artifact, returned only when the file has the manifest's size and sha256."""
+def _artifact_path(config: RuntimeConfig, manifest: Manifest) -> Path:
     try:
-        model_path = sized_artifact(manifest, config.model_dir)
+        return sized_artifact(manifest, config.model_dir)
     except ManifestError as exc:
         raise ModelLoadError(f"artifact: {exc}") from exc
-    digest = _Digest(model_path)
-    digest.start()
+
+
+def _verified(
+    session: _Beside[ort.InferenceSession], digest: _Beside[str], manifest: Manifest
+) -> ort.InferenceSession:
+    """The session, returned only when the file it was created from has the manifest's sha256."""
     try:
-        session = ort.InferenceSession(
-            str(model_path),
-            sess_options=session_options(config, manifest),
-            providers=["CPUExecutionProvider"],
-        )
+        hexdigest = digest.outcome()
+    except OSError as exc:
+        session.join()
+        raise ModelLoadError(f"artifact: {manifest.artifact.file} is unreadable: {exc}") from exc
+    try:
+        created = session.outcome()
     except Exception as exc:
-        digest.join()
-        if digest.hexdigest != manifest.artifact.sha256:  # a wrong file is the cause, not onnxruntime
+        if hexdigest != manifest.artifact.sha256:  # a wrong file is the cause, not onnxruntime
             raise ModelLoadError(f"artifact: {manifest.artifact.file} does not match its sha256") from exc
         raise ModelLoadError(f"onnxruntime could not load {manifest.artifact.file}: {exc}") from exc
-    digest.join()
     try:
-        if digest.error is not None:
-            raise ManifestError(f"artifact {manifest.artifact.file} is unreadable: {digest.error}")
-        check_artifact_digest(manifest, digest.hexdigest)
+        check_artifact_digest(manifest, hexdigest)
     except ManifestError as exc:
         raise ModelLoadError(f"artifact: {exc}") from exc
-    return model_path, session
+    return created
 
 
 def load_model(config: RuntimeConfig) -> LoadedModel:
-    """Verify and load the model named by `config`; every failure is a ModelLoadError."""
+    """Verify and load the model named by `config`; every failure is a ModelLoadError.
+
+    The artifact's digest and its session are computed in two threads while this one reads the
+    tokenizer (text models); the session is used only once the digest matches the manifest.
+    """
     start = time.perf_counter()
     manifest = read_manifest(config)
     check_onnxruntime_version(manifest, config, ort.__version__)
-    encoder: TextEncoder | None = None
-    if manifest.text:
-        from fnkit_runtime.text import TextEncoder  # text models only
+    model_path = _artifact_path(config, manifest)
+    digest = _Beside("fnkit-artifact-sha256", lambda: sha256_file(model_path))
+    options = session_options(config, manifest)
 
-        encoder = TextEncoder(config.model_dir, manifest.text, manifest.signature.inputs)
-    model_path, session = _verified_session(config, manifest)
+    def create() -> ort.InferenceSession:
+        return ort.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
+
+    creation = _Beside("fnkit-session", create)
+    encoder: TextEncoder | None = None
+    try:
+        if manifest.text:
+            from fnkit_runtime.text import TextEncoder  # text models only
+
+            encoder = TextEncoder(config.model_dir, manifest.text, manifest.signature.inputs)
+    except BaseException:
+        creation.join()  # never leave a load running behind a failure
+        digest.join()
+        raise
+    session = _verified(creation, digest, manifest)
     _check_io(session, manifest)
     return LoadedModel(
         manifest=manifest,
