@@ -29,6 +29,16 @@ def _flip_byte(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
+def _corrupted_digits(tiny_models: Any, tmp_path: Path) -> Path:
+    """A copy of the tiny digits model folder with one byte of its artifact flipped."""
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    for item in tiny_models["digits"].model_dir.iterdir():
+        (model_dir / item.name).write_bytes(item.read_bytes())
+    _flip_byte(model_dir / "model.onnx")
+    return model_dir
+
+
 def _assert_load_failure(harness: Any, response: dict[str, Any]) -> None:
     assert response["statusCode"] == 500
     body = harness.body(response)
@@ -221,11 +231,7 @@ def test_under_a_runtime_the_model_loads_in_the_background_and_reports_its_load_
 
 def test_a_background_load_failure_is_the_first_invocations_error_and_is_retried(tiny_models, tmp_path):
     # GIVEN a corrupted artifact under a Lambda runtime
-    model_dir = tmp_path / "model"
-    model_dir.mkdir()
-    for item in tiny_models["digits"].model_dir.iterdir():
-        (model_dir / item.name).write_bytes(item.read_bytes())
-    _flip_byte(model_dir / "model.onnx")
+    model_dir = _corrupted_digits(tiny_models, tmp_path)
     env = {
         "FNKIT_MODEL_NAME": "digits",
         "FNKIT_MODEL_DIR": str(model_dir),
@@ -284,11 +290,7 @@ def test_load_at_init_creates_the_session_at_import(tiny_models):
 
 def test_load_at_init_failure_is_an_init_error_with_a_metric(tiny_models, tmp_path):
     # GIVEN FNKIT_LOAD_AT_INIT=true and a corrupted artifact
-    model_dir = tmp_path / "model"
-    model_dir.mkdir()
-    for item in tiny_models["digits"].model_dir.iterdir():
-        (model_dir / item.name).write_bytes(item.read_bytes())
-    _flip_byte(model_dir / "model.onnx")
+    model_dir = _corrupted_digits(tiny_models, tmp_path)
     env = {"FNKIT_MODEL_NAME": "digits", "FNKIT_MODEL_DIR": str(model_dir), "FNKIT_LOAD_AT_INIT": "1"}
 
     # WHEN a fresh process imports the handler module
