@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 from fnkit_ops.events import load_event
 from fnkit_runtime.manifest import Manifest, sha256_file, write_atomic
 
@@ -70,16 +71,21 @@ def test_sha256_mismatch_is_a_load_error_with_a_metric_never_an_answer(harness, 
     assert records and "sha256" in records[0]["reason"]
 
 
-def test_missing_artifact_is_a_load_error(harness, serve, model_copy):
-    # GIVEN the artifact file is gone
+@pytest.mark.parametrize(
+    ("missing", "event"),
+    [("model.onnx", "digits-rest-api"), ("manifest.json", "digits-health")],
+    ids=["artifact-on-predict", "manifest-on-health"],
+)
+def test_a_missing_model_file_is_a_load_error(harness, serve, model_copy, missing, event):
+    # GIVEN the artifact (or the manifest) is gone from the model dir
     model_dir = model_copy("digits")
-    (model_dir / "model.onnx").unlink()
+    (model_dir / missing).unlink()
     serve("digits", model_dir=model_dir)
 
-    # WHEN a prediction is requested
-    response = harness.invoke(load_event("digits-rest-api"))
+    # WHEN a prediction (or the health check, which reads only the manifest) is requested
+    response = harness.invoke(load_event(event))
 
-    # THEN the load fails clearly
+    # THEN the load fails clearly: 500 ModelLoadError
     _assert_load_failure(harness, response)
 
 
@@ -120,19 +126,6 @@ def test_tokenizer_mismatch_is_a_load_error(harness, serve, model_copy):
     response = harness.invoke(load_event("minilm-http-api"))
 
     # THEN it is a ModelLoadError
-    _assert_load_failure(harness, response)
-
-
-def test_missing_manifest_fails_health_with_a_load_error(harness, serve, model_copy):
-    # GIVEN no manifest in the model dir
-    model_dir = model_copy("digits")
-    (model_dir / "manifest.json").unlink()
-    serve("digits", model_dir=model_dir)
-
-    # WHEN the health event arrives
-    response = harness.invoke(load_event("digits-health"))
-
-    # THEN it is 500 ModelLoadError
     _assert_load_failure(harness, response)
 
 
