@@ -59,7 +59,7 @@ def prefetch_requested(env: Mapping[str, str] | None = None) -> bool:
         return (
             bool(env.get(c.RUNTIME_API_ENV))
             and not _flag(env, c.LOAD_AT_INIT_ENV)
-            and (_flag_on_by_default(env, c.PREFETCH_ENV))
+            and _flag_on_by_default(env, c.PREFETCH_ENV)
         )
     except ConfigError:
         return False

@@ -110,12 +110,12 @@ def _sample(cell: ColdCell, samples: _Samples) -> float:
     cold, load, body = _one_cold_start(cell.task_root, cell.event, cell.config)
     samples.elapsed_s += time.monotonic() - started
     samples.first_body = samples.first_body or body
-    import_ms = max(0.0, cold.init_ms - load) if cell.load_at_init else cold.init_ms
+    in_init = load if cell.load_at_init else 0.0  # a background load ran beside import and 1st inference
+    import_ms = max(0.0, cold.init_ms - in_init)
     samples.totals.append(cold.total_ms)
     samples.imports.append(import_ms)
     samples.loads.append(load)
-    overlapped = 0.0 if cell.load_at_init else load  # the background load ran beside the other parts
-    samples.firsts.append(max(0.0, cold.total_ms - import_ms - load + overlapped))
+    samples.firsts.append(max(0.0, cold.total_ms - import_ms - in_init))
     samples.memory.append(cold.max_memory_used_mb)
     return float(cold.total_ms)
 
