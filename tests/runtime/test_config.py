@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fnkit_runtime.config import RuntimeConfig, threads_for_memory
+from fnkit_runtime.config import RuntimeConfig, prefetch_requested, threads_for_memory
 from fnkit_runtime.exceptions import ConfigError
 from fnkit_runtime.manifest import Limits
 
@@ -92,3 +92,28 @@ def test_config_error_is_a_500_without_details(harness, monkeypatch):
     # THEN the client gets a 500 ConfigError with no variable names or values
     assert answer["status"] == 500 and answer["error"] == "ConfigError"
     assert "FNKIT" not in answer["message"] and "lots" not in answer["message"]
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001"}, True),
+        ({"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001", "FNKIT_PREFETCH": "false"}, False),
+        ({"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001", "FNKIT_LOAD_AT_INIT": "true"}, False),
+        ({"FNKIT_PREFETCH": "true"}, False),  # no runtime client: in-process use never prefetches
+        ({"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9001", "FNKIT_PREFETCH": "maybe"}, False),
+    ],
+    ids=["runtime", "off", "load-at-init", "no-runtime", "malformed"],
+)
+def test_prefetch_is_requested_only_under_a_runtime_and_never_raises(env, expected):
+    assert prefetch_requested(env) is expected
+
+
+def test_a_malformed_prefetch_value_is_the_first_invocations_config_error():
+    # GIVEN FNKIT_PREFETCH that is neither true nor false (prefetch_requested ignores it at import)
+    env = {"FNKIT_MODEL_NAME": "digits", "FNKIT_PREFETCH": "maybe"}
+
+    # WHEN the configuration is read (the first invocation does)
+    # THEN it is a ConfigError naming the variable
+    with pytest.raises(ConfigError, match="FNKIT_PREFETCH"):
+        RuntimeConfig.from_env(env)
