@@ -4,7 +4,8 @@
   MODEL` (qemu's TCG emulates up to AVX2, so `Haswell` is the honest floor for x86).
 - arm64 classes run inside a Debian arm64 root made with `debootstrap` (Python 3.11) holding the
   runtime set (`functions/requirements*.txt`) installed from aarch64 wheels, under
-  `qemu-aarch64-static -cpu MODEL`. numpy's OpenBLAS picks kernels qemu emulates wrongly there
+  `qemu-aarch64-static -cpu MODEL` (`unshare --root`; `fnkit invoke` runs arm64 functions there
+  too). numpy's OpenBLAS picks kernels qemu emulates wrongly there
   (a matmul returns inf/NaN) unless `OPENBLAS_CORETYPE=ARMV8`. The root is cached in the project
   cache (`.fnkit-cache/emulation/`) under a key of the suite and the requirement pins.
 - a class no emulator can reach runs on the build host when the host is of that class.
@@ -38,6 +39,11 @@ DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 WHEEL_PLATFORMS = ("manylinux2014_aarch64", "manylinux_2_28_aarch64")
 ROOT_PYTHON = "3.11"
+ROOT_QEMU = "/usr/bin/qemu-aarch64-static"
+"""qemu user mode's copy inside an arm64 root (binfmt_misc without the F flag looks for it there)."""
+ROOT_PYTHON_BIN = "/usr/bin/python3"
+ARM64_ENV = {"OPENBLAS_CORETYPE": "ARMV8"}
+"""What every process in an arm64 root needs under qemu (numpy's OpenBLAS kernels, see above)."""
 SITE_DIR = "opt/fnkit/site"
 """Where the runtime set is installed inside an arm64 root."""
 READY_MARK = ".fnkit-root-ready"
@@ -134,10 +140,27 @@ def _command(cpu: CpuClass, cache: Path, job_dir: Path) -> tuple[list[str], dict
         qemu = _emulator(cpu, "qemu-x86_64-static")
         return [qemu, "-cpu", cpu.qemu_cpu, sys.executable, script, job], env
     root = arm64_root(cpu, cache)
-    env.update(PYTHONPATH=f"/{SITE_DIR}", OPENBLAS_CORETYPE="ARMV8", PATH="/usr/bin:/bin", HOME="/root")
-    qemu = "/usr/bin/qemu-aarch64-static"
-    chroot = shutil.which("chroot") or "/usr/sbin/chroot"
-    return [chroot, str(root), qemu, "-cpu", cpu.qemu_cpu, "/usr/bin/python3", "-s", script, job], env
+    env.update(PYTHONPATH=f"/{SITE_DIR}", PATH="/usr/bin:/bin", HOME="/root", **ARM64_ENV)
+    return in_arm64_root(root, [*aarch64_qemu(cpu), ROOT_PYTHON_BIN, "-s", script, job]), env
+
+
+def aarch64_qemu(cpu: CpuClass) -> list[str]:
+    """qemu user mode for `cpu`, as a root's processes start it (its copy inside the root)."""
+    return [ROOT_QEMU, "-cpu", cpu.qemu_cpu]
+
+
+def in_arm64_root(root: Path, argv: Sequence[str], *, wd: str = "/") -> list[str]:
+    """`argv` (its paths as seen inside) run with `root` as its root folder, in `wd` (needs root)."""
+    unshare = shutil.which("unshare") or "/usr/bin/unshare"
+    return [unshare, f"--root={root}", f"--wd={wd}", *argv]
+
+
+def aarch64_wheel_args() -> list[str]:
+    """pip's arguments that select the aarch64 wheels an arm64 root's Python takes (with --target)."""
+    args = ["--only-binary=:all:"]
+    for platform in WHEEL_PLATFORMS:
+        args += ["--platform", platform]
+    return [*args, "--python-version", ROOT_PYTHON, "--implementation", "cp"]
 
 
 def _run(cpu: CpuClass, command: list[str], env: dict[str, str]) -> None:
@@ -200,13 +223,13 @@ def _build_root(cpu: CpuClass, root: Path) -> None:
     qemu = _emulator(cpu, "qemu-aarch64-static")
     stage1 = ["debootstrap", "--arch=arm64", "--foreign", "--variant=minbase", "--include=python3"]
     _step(cpu, "debootstrap first stage", [*stage1, DEBIAN_SUITE, str(root), DEBIAN_MIRROR])
-    shutil.copyfile(qemu, root / "usr/bin/qemu-aarch64-static")
-    os.chmod(root / "usr/bin/qemu-aarch64-static", 0o755)
+    shutil.copyfile(qemu, root / ROOT_QEMU.lstrip("/"))
+    os.chmod(root / ROOT_QEMU.lstrip("/"), 0o755)
     # binfmt_misc without the F flag opens its interpreter inside the chroot, at Debian's path
     binfmt = root / "usr/libexec/qemu-binfmt"
     binfmt.mkdir(parents=True, exist_ok=True)
     (binfmt / "aarch64-binfmt-P").unlink(missing_ok=True)
-    (binfmt / "aarch64-binfmt-P").symlink_to("/usr/bin/qemu-aarch64-static")
+    (binfmt / "aarch64-binfmt-P").symlink_to(ROOT_QEMU)
     _step(
         cpu,
         "debootstrap second stage",
@@ -223,10 +246,7 @@ def _build_root(cpu: CpuClass, root: Path) -> None:
 def _install_runtime(cpu: CpuClass, root: Path) -> None:
     """The runtime set's aarch64 wheels into the root's site folder (pip's cross-platform --target)."""
     site = root / SITE_DIR
-    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(site), "--only-binary=:all:"]
-    for platform in WHEEL_PLATFORMS:
-        pip += ["--platform", platform]
-    pip += ["--python-version", ROOT_PYTHON, "--implementation", "cp"]
+    pip = [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(site), *aarch64_wheel_args()]
     for path in requirement_files():
         pip += ["-r", str(path)]
     _step(cpu, "runtime set from aarch64 wheels", pip)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -109,11 +109,17 @@ def locate_built_model(model: str, artifacts_dir: Path) -> BuiltFunction:
 
 
 def assemble_function(
-    built: BuiltFunction, dest: Path, *, trim: bool = True, cache: Path | None = None
+    built: BuiltFunction,
+    dest: Path,
+    *,
+    trim: bool = True,
+    cache: Path | None = None,
+    wheels: Sequence[str] = (),
 ) -> TaskRoot:
-    """The function's task root in `dest`, as its Dockerfile builds the image."""
+    """The function's task root in `dest`, as its Dockerfile builds the image (`wheels`: pip's
+    arguments for another platform's wheels, as an arm64 function under qemu takes them)."""
     return assemble_task_root(
-        dest, built.requirements, function_copies(built.model_dir), trim=trim, cache=cache
+        dest, built.requirements, function_copies(built.model_dir), trim=trim, cache=cache, wheels=wheels
     )
 
 

@@ -114,20 +114,24 @@ def _read_requirements(path: Path, seen: tuple[Path, ...]) -> list[str]:
     return lines
 
 
-def deps_key(lines: Sequence[str]) -> str:
-    """Cache key: requirement lines plus what makes wheels differ (interpreter, platform)."""
-    identity = [
-        f"python={sys.implementation.cache_tag}",
-        f"platform={sys.platform}-{platform.machine()}",
-        *lines,
-    ]
+def deps_key(lines: Sequence[str], wheels: Sequence[str] = ()) -> str:
+    """Cache key: requirement lines plus what makes wheels differ (interpreter and platform: the
+    host's, or the foreign one `wheels` selects)."""
+    host = [f"python={sys.implementation.cache_tag}", f"platform={sys.platform}-{platform.machine()}"]
+    identity = [*(wheels or host), *lines]
     return hashlib.sha256("\n".join(identity).encode()).hexdigest()[:20]
 
 
-def install_dependencies(requirements: Path | Sequence[str], cache: Path | None = None) -> tuple[Path, str]:
-    """The cached `pip install --target` layer of `requirements` + the runtime client; (path, key)."""
+def install_dependencies(
+    requirements: Path | Sequence[str], cache: Path | None = None, *, wheels: Sequence[str] = ()
+) -> tuple[Path, str]:
+    """The cached `pip install --target` layer of `requirements` + the runtime client; (path, key).
+
+    `wheels`: pip arguments selecting another platform's wheels (e.g. `emulation.aarch64_wheel_args()`
+    for an arm64 function); none installs for the host's interpreter.
+    """
     lines = [*requirement_lines(requirements), RUNTIME_CLIENT_REQUIREMENT]
-    key = deps_key(lines)
+    key = deps_key(lines, wheels)
     root = (cache or cache_dir()) / CACHE_SUBDIR
     layer = root / key
     if layer.is_dir():
@@ -135,7 +139,7 @@ def install_dependencies(requirements: Path | Sequence[str], cache: Path | None 
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=root, prefix=f".{key}."))
     try:
-        _pip_install(staging, requirements, lines)
+        _pip_install(staging, requirements, lines, wheels)
         try:
             staging.rename(layer)
         except OSError:
@@ -147,15 +151,17 @@ def install_dependencies(requirements: Path | Sequence[str], cache: Path | None 
     return layer, key
 
 
-def _pip_install(target: Path, requirements: Path | Sequence[str], lines: Sequence[str]) -> None:
+def _pip_install(
+    target: Path, requirements: Path | Sequence[str], lines: Sequence[str], wheels: Sequence[str]
+) -> None:
     """A requirements file installs as the image installs it (a hash-locked file with --require-hashes,
     wheels only), then the runtime client beside it: pip's hash mode refuses an unhashed extra line."""
     if isinstance(requirements, Path):
         hashed = ["--require-hashes", "--only-binary=:all:"] if _is_hash_locked(requirements) else []
-        _pip(target, [*hashed, "-r", str(requirements)])
-        _pip(target, [RUNTIME_CLIENT_REQUIREMENT])
+        _pip(target, [*wheels, *hashed, "-r", str(requirements)])
+        _pip(target, [*wheels, RUNTIME_CLIENT_REQUIREMENT])
     else:
-        _pip(target, list(lines))
+        _pip(target, [*wheels, *lines])
 
 
 def _is_hash_locked(path: Path) -> bool:
@@ -194,7 +200,7 @@ def load_trim_module(source_dir: Path | None = None) -> types.ModuleType:
     return module
 
 
-def _link_or_copy(src: str, dst: str) -> str:
+def link_or_copy(src: str, dst: str) -> str:
     try:
         os.link(src, dst)
     except OSError:
@@ -224,19 +230,21 @@ def assemble_task_root(
     trim: bool = True,
     cache: Path | None = None,
     source_dir: Path | None = None,
+    wheels: Sequence[str] = (),
 ) -> TaskRoot:
     """Build a task root in `dest`: cached dependency layer, trim, then `copies` (name -> file/folder).
 
     `requirements` is a requirements file (includes followed) or a list of specifiers; the runtime
-    client is always added. Python packages among `copies` are byte-compiled, as the read-only
-    /var/task of Lambda cannot cache bytecode at run time.
+    client is always added; `wheels` selects another platform's wheels (see `install_dependencies`).
+    Python packages among `copies` are byte-compiled, as the read-only /var/task of Lambda cannot
+    cache bytecode at run time.
     """
     for name, src in copies.items():
         if not src.exists():
             raise TaskRootError(f"cannot copy {src} into the task root as {name}: it does not exist")
-    layer, key = install_dependencies(requirements, cache)
+    layer, key = install_dependencies(requirements, cache, wheels=wheels)
     _prepare_dest(dest)
-    shutil.copytree(layer, dest, copy_function=_link_or_copy, symlinks=True, dirs_exist_ok=True)
+    shutil.copytree(layer, dest, copy_function=link_or_copy, symlinks=True, dirs_exist_ok=True)
     deps_bytes = dir_size_bytes(dest)
     removed: tuple[str, ...] = ()
     removed_bytes = 0
@@ -246,12 +254,12 @@ def assemble_task_root(
     for name, src in copies.items():
         target = dest / name
         if src.is_dir():
-            shutil.copytree(src, target, copy_function=_link_or_copy, ignore=_ignore_caches)
+            shutil.copytree(src, target, copy_function=link_or_copy, ignore=_ignore_caches)
             if (target / "__init__.py").is_file():
                 compileall.compile_dir(target, quiet=1)
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
-            _link_or_copy(str(src), str(target))
+            link_or_copy(str(src), str(target))
     total = dir_size_bytes(dest)
     return TaskRoot(dest, key, deps_bytes, removed_bytes, total, removed)
 
