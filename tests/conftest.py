@@ -1,4 +1,5 @@
-"""Shared fixtures: the shipped example models, built once per test session."""
+"""Shared fixtures: the shipped example models, built once per test session (for x86_64, and for arm64
+by the emulated tests)."""
 
 from __future__ import annotations
 
@@ -30,4 +31,28 @@ def built_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("functions")
     code = main(["build", "--out", str(out)])
     assert code == 0, "fnkit build failed on the shipped models"
+    return out
+
+
+@pytest.fixture(scope="session")
+def arm64_registry(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped registry with every function's architecture arm64."""
+    text = (repo_root / "models.toml").read_text(encoding="utf-8")
+    assert 'architecture = "x86_64"' in text and 'architecture = "arm64"' not in text
+    path = tmp_path_factory.mktemp("arm64") / "models.toml"
+    path.write_text(text.replace('architecture = "x86_64"', 'architecture = "arm64"'), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def arm64_models(arm64_registry: Path, repo_root: Path) -> Path:
+    """The shipped models built for arm64 (emulation root cached in the repo's .fnkit-cache); used by
+    the `emulated` tests only, as the build verifies them under qemu in the arm64 root."""
+    from fnkit_build.project import cache_dir
+    from fnkit_ops.cli import main
+
+    out = arm64_registry.parent / "functions"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FNKIT_CACHE_DIR", str(cache_dir(repo_root / "models.toml")))
+        assert main(["build", "--registry", str(arm64_registry), "--out", str(out)]) == 0
     return out

@@ -1,10 +1,11 @@
 """The shipped models' goldens under both emulations (slow: CI runs them with `make test-emulated`).
 
 x86_64: the shipped registry as built by tests/conftest.py (target x86_64-avx2). arm64: the same
-registry with `architecture = "arm64"`, built here (target arm64-graviton2, Debian arm64 root from
-the project cache). Each golden request becomes graph inputs through the function's own code, runs on
-every emulated class the manifest says was verified (its items run as the manifest's execution
-says), and must pass the smoke test's own comparison with the manifest's tolerances.
+registry with `architecture = "arm64"`, built by tests/conftest.py too (target arm64-graviton2,
+Debian arm64 root from the project cache; shared with tests/invoke/test_rie_arm64.py). Each golden
+request becomes graph inputs through the function's own code, runs on every emulated class the
+manifest says was verified (its items run as the manifest's execution says), and must pass the
+smoke test's own comparison with the manifest's tolerances.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from fnkit_build.inference import open_served_session
 from fnkit_build.project import cache_dir
 from fnkit_build.registry import load_registry
 from fnkit_build.verify import ServedCalls
-from fnkit_ops.cli import main
 from fnkit_runtime.batching import Execution
 from fnkit_runtime.golden_check import golden_mismatches
 from fnkit_runtime.manifest import load_manifest, verify_artifact
@@ -30,25 +30,6 @@ from fnkit_runtime.session import graph_optimization_level
 pytestmark = [pytest.mark.slow, pytest.mark.emulated]
 
 MODELS = ("digits", "minilm")
-
-
-@pytest.fixture(scope="module")
-def arm64_registry(repo_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    text = (repo_root / "models.toml").read_text(encoding="utf-8")
-    assert text.count('architecture = "x86_64"') == len(MODELS)
-    path = tmp_path_factory.mktemp("arm64") / "models.toml"
-    path.write_text(text.replace('architecture = "x86_64"', 'architecture = "arm64"'), encoding="utf-8")
-    return path
-
-
-@pytest.fixture(scope="module")
-def arm64_models(arm64_registry: Path, repo_root: Path) -> Path:
-    """The shipped models built for arm64 (emulation root cached in the repo's .fnkit-cache)."""
-    out = arm64_registry.parent / "functions"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("FNKIT_CACHE_DIR", str(cache_dir(repo_root / "models.toml")))
-        assert main(["build", "--registry", str(arm64_registry), "--out", str(out)]) == 0
-    return out
 
 
 def _goldens_on_emulated_classes(registry: Path, model_dir: Path, model: str, cache: Path) -> list[str]:

@@ -5,12 +5,18 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import os
+import signal
+import threading
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fnkit_ops.invoke import BuiltFunction, FunctionConfig, TaskRoot, assemble_task_root, locate_built_model
+from fnkit_ops.invoke.rie import RieFunction
 from fnkit_ops.invoke.rie_binary import RieBinary, ensure_binary
 
 HANDLERS = Path(__file__).resolve().parent / "handlers"
@@ -66,12 +72,65 @@ def bad_requests(model: str) -> dict[str, Any]:
     }
 
 
+def alive(pid: int) -> bool:
+    """Whether process `pid` is there (a zombie, exited but not yet reaped, is gone too)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(OSError):
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    return False
+
+
+def ctrl_c_during(fn: RieFunction, event: Any, warm_up: Sequence[Any] = ()) -> list[int]:
+    """Start `fn`, send `warm_up` then `event` (one that runs far longer than this waits), with a
+    SIGINT to this process once the emulator has started its runtime (however loaded the machine)
+    and 0.5 s into `event`; the KeyboardInterrupt must escape. Returns the emulator's and its
+    runtime's pids as they were then."""
+    pids: list[int] = []
+
+    def interrupt() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (fn.process and fn.process.descendants()):
+            time.sleep(0.05)
+        time.sleep(0.5)
+        if fn.process is not None:
+            pids.extend([fn.process.popen.pid, *fn.process.descendants()])
+        os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt), fn:
+        for warm in warm_up:
+            fn.invoke(warm)
+        threading.Thread(target=interrupt, daemon=True).start()
+        fn.invoke(event)
+    return pids
+
+
+ID_KEYS = {"request_id", "requestId"}
+"""Per-invocation ids: each emulator makes its own."""
+
+
+def normalized(value: Any) -> Any:
+    """A response with JSON bodies parsed and per-invocation ids dropped, for comparing two runs."""
+    if isinstance(value, dict):
+        out = {k: normalized(v) for k, v in value.items() if k not in ID_KEYS}
+        if isinstance(out.get("body"), str):
+            with contextlib.suppress(ValueError):
+                out["body"] = normalized(json.loads(out["body"]))
+        return out
+    if isinstance(value, list):
+        return [normalized(v) for v in value]
+    return value
+
+
 class InvokeRuns:
     """`fnkit invoke --json` of every golden sample, shipped event and bad request, per model and
-    emulator, run once per session and shared by the tests that read it."""
+    emulator, run once per session and shared by the tests that read it (`registry`: the shipped
+    one unless given, e.g. its arm64 variant)."""
 
-    def __init__(self, artifacts: Path, tmp: pytest.TempPathFactory) -> None:
-        self.artifacts, self.tmp = artifacts, tmp
+    def __init__(self, artifacts: Path, tmp: pytest.TempPathFactory, registry: Path | None = None) -> None:
+        self.artifacts, self.tmp, self.registry = artifacts, tmp, registry
         self._runs: dict[tuple[str, str], InvokeRun] = {}
 
     def get(self, model: str, emulator: str) -> InvokeRun:
@@ -88,6 +147,7 @@ class InvokeRuns:
         files = _event_files(tmp, built)
         argv = ["invoke", model, "--artifacts", str(self.artifacts), "--json", "--emulator", emulator]
         argv += ["--task-root", str(tmp / "task")]
+        argv += ["--registry", str(self.registry)] if self.registry else []
         for _, path in files:
             argv += ["--event", str(path)]
         out = io.StringIO()  # capsys is function-scoped; this is shared by the session

@@ -8,13 +8,9 @@ are reported; ports, shutdown and a missing binary are handled.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
 import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,25 +23,12 @@ from fnkit_ops.invoke import rie as rie_module
 from fnkit_ops.invoke.cli import describe_failure
 from fnkit_ops.invoke.exceptions import EmulatorUnavailableError
 from fnkit_ops.invoke.rie import RieFunction, run_under_rie
-from fnkit_ops.invoke.rie_binary import RieBinary, check_architecture, sha256_of
+from fnkit_ops.invoke.rie_binary import RieBinary, sha256_of
+
+from .conftest import alive, ctrl_c_during, normalized
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = ["digits", "minilm"]
-ID_KEYS = {"request_id", "requestId"}
-"""Per-invocation ids: each emulator makes its own."""
-
-
-def _normalized(value: Any) -> Any:
-    """A response with JSON bodies parsed and per-invocation ids dropped, for comparing two runs."""
-    if isinstance(value, dict):
-        out = {k: _normalized(v) for k, v in value.items() if k not in ID_KEYS}
-        if isinstance(out.get("body"), str):
-            with contextlib.suppress(ValueError):
-                out["body"] = _normalized(json.loads(out["body"]))
-        return out
-    if isinstance(value, list):
-        return [_normalized(v) for v in value]
-    return value
 
 
 @pytest.fixture(scope="module", params=MODELS)
@@ -73,7 +56,7 @@ def test_every_event_gets_the_same_response_as_through_fnkits_runtime_api(runs: 
     pairs = zip(rie.document["invocations"], fnkit.document["invocations"], strict=True)
     for name, (under_rie, under_fnkit) in zip(rie.names, pairs, strict=True):
         assert under_rie["ok"] and under_fnkit["ok"], name
-        assert _normalized(under_rie["response"]) == _normalized(under_fnkit["response"]), name
+        assert normalized(under_rie["response"]) == normalized(under_fnkit["response"]), name
 
 
 def test_rie_answers_are_real_answers(runs: tuple[Any, Any]) -> None:
@@ -182,23 +165,13 @@ def test_timeout_is_the_emulators_text_and_the_next_invocation_is_fresh(trivial_
     assert response["flags"] == {"no_site": 1, "no_user_site": 1}
 
 
-# --- ports, shutdown, missing binary, architecture --------------------------------------------
+# --- ports, shutdown, missing binary (arm64: test_rie_arm64.py) --------------------------------------------
 @pytest.fixture
 def busy_port() -> Iterator[int]:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         yield int(taken.getsockname()[1])
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    with contextlib.suppress(OSError):  # a zombie (exited, not yet reaped) is gone too
-        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
-    return False
 
 
 def test_a_busy_port_is_chosen_around(
@@ -225,26 +198,11 @@ def test_the_emulator_is_stopped_on_ctrl_c(
 ) -> None:
     # GIVEN a SIGINT arriving while an invocation is in flight
     fn = RieFunction(rie_binary, trivial_root.path, trivial_config)
-    pids: list[int] = []
-
-    def interrupt() -> None:
-        # once the emulator has started its runtime (however loaded the machine), and the invocation
-        # is in flight: the function sleeps far longer than this waits
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and not (fn.process and fn.process.descendants()):
-            time.sleep(0.05)
-        time.sleep(0.5)
-        if fn.process is not None:
-            pids.extend([fn.process.popen.pid, *fn.process.descendants()])
-        os.kill(os.getpid(), signal.SIGINT)
-
-    with pytest.raises(KeyboardInterrupt), fn:
-        threading.Thread(target=interrupt, daemon=True).start()
-        fn.invoke({"sleep": 120})
+    pids = ctrl_c_during(fn, {"sleep": 120})
 
     # THEN the emulator and the runtime it started are gone
     assert len(pids) >= 2, "the emulator had not started its runtime"
-    assert not any(_alive(pid) for pid in pids)
+    assert not any(alive(pid) for pid in pids)
     assert fn.process is None
 
 
@@ -267,17 +225,6 @@ def test_no_binary_reachable_is_one_line_and_names_the_fallback(
     assert len(err.splitlines()) == 1
     assert "Runtime Interface Emulator is not available" in err and "--emulator fnkit" in err
     assert not (tmp_path / "cache" / "task-roots").exists()
-
-
-def test_arm64_without_qemu_is_a_clear_message(monkeypatch: pytest.MonkeyPatch) -> None:
-    # GIVEN an x86_64 host without qemu user-mode emulation
-    monkeypatch.setattr("fnkit_ops.invoke.rie_binary.host_architecture", lambda: "x86_64")
-    monkeypatch.setattr("fnkit_ops.invoke.rie_binary.shutil.which", lambda _name: None)
-
-    # WHEN an arm64 function is to run under the emulator, THEN the message names qemu and the fallback
-    with pytest.raises(EmulatorUnavailableError, match=r"arm64.*qemu-user-static.*--emulator fnkit"):
-        check_architecture("arm64")
-    check_architecture("x86_64")
 
 
 def test_emulator_fnkit_needs_no_emulator_binary(

@@ -33,12 +33,14 @@ class EmulatorAgreement:
 def check_rie_agreement(
     model: str, task_root: Path, config: FunctionConfig, architecture: str, events: Sequence[Any]
 ) -> EmulatorAgreement:
+    from fnkit_ops.invoke.cpu import check_pairing, host_cpu
     from fnkit_ops.invoke.rie import run_under_rie
     from fnkit_ops.invoke.rie_binary import ensure_binary
     from fnkit_ops.invoke.runner import run_invocations
 
     try:
         binary = ensure_binary(architecture)
+        check_pairing(binary.architecture, host_cpu())  # the bench's task root is the host's
     except EmulatorUnavailableError as exc:
         return EmulatorAgreement(Emulator.RIE.value, len(events), None, f"not checked: {exc}")
     ours = run_invocations(task_root, events, config)

@@ -3,9 +3,11 @@
 Assembles the task root as the Dockerfile does and runs it with the environment and timeout of the
 rendered template, in an isolated process, under AWS's Runtime Interface Emulator (`--emulator rie`,
 the default: what `sam local invoke` runs inside the container) or fnkit's own Runtime API
-(`--emulator fnkit`: peak RSS, the cold/warm split). Sends the events (in order, `--repeat` times, to
-one warm process) and prints each response with its REPORT line. The function's own logs go to
-stderr (`--quiet` hides them).
+(`--emulator fnkit`: peak RSS, the cold/warm split). An arm64 function on an x86_64 host runs
+under the arm64 emulator in an arm64 root under qemu (`-cpu neoverse-n1`; needs root and
+qemu-user-static; slow); `--emulator fnkit` runs any function on the host's CPU. Sends the events
+(in order, `--repeat` times, to one warm process) and prints each response with its REPORT line.
+The function's own logs go to stderr (`--quiet` hides them).
 
 Exit codes: 0 when every invocation succeeded; 1 when any returned a function error (an unhandled
 exception, a crash or a timeout), when the peak memory exceeded the memory size (Lambda would end
@@ -30,6 +32,7 @@ from fnkit_runtime.vocabulary import MEMORY_RANGE, memory_in_range
 from fnkit_ops.exceptions import UsageError
 
 if TYPE_CHECKING:
+    from fnkit_ops.invoke.cpu import FunctionCpu
     from fnkit_ops.invoke.process import FunctionConfig, OutputSink
     from fnkit_ops.invoke.report import InvocationResult
     from fnkit_ops.invoke.rie_binary import RieBinary
@@ -151,12 +154,14 @@ def run(args: argparse.Namespace) -> int:
     if settings is None:
         say.info(f"{args.model} is not in {args.registry}: the template's Environment is not applied")
     architecture = settings.architecture if settings else built.manifest.function.architecture
+    # where it runs is settled before anything is assembled or started (an arm64 root is built here)
+    cpu = _function_cpu(architecture) if emulator is Emulator.RIE else None
     binary = _emulator_binary(architecture) if emulator is Emulator.RIE else None
     timeout_s = args.timeout or (settings.timeout_s if settings else DEFAULT_TIMEOUT_S)
     env = {**(settings.env if settings else {}), **extra_env}
     dest = args.task_root or cache_dir() / "task-roots" / args.model
     say.info(f"assembling task root in {dest} ...")
-    root = assemble_function(built, dest, trim=not args.no_trim)
+    root = assemble_function(built, dest, trim=not args.no_trim, wheels=cpu.wheels() if cpu else ())
     say.info(
         f"task root: {root.total_bytes / 1e6:.1f} MB "
         f"(dependencies {root.deps_bytes / 1e6:.1f} MB, trimmed {root.trimmed_bytes / 1e6:.1f} MB)"
@@ -164,7 +169,7 @@ def run(args: argparse.Namespace) -> int:
     config = dataclasses.replace(function_config(built, args.memory, env), snapstart=args.snapstart)
     sink = None if (args.quiet or args.json) else say.log
     payloads = [event for _, event in events]
-    result = _execute(binary, root.path, payloads, config, timeout_s=timeout_s, sink=sink, say=say)
+    result = _execute(binary, cpu, root.path, payloads, config, timeout_s=timeout_s, sink=sink, say=say)
     names = [name for name, _ in events]
     failures = [r for r in result.invocations if not r.ok]
     measured = emulator is Emulator.FNKIT  # the RIE's Max Memory Used is the memory size, not a reading
@@ -174,6 +179,7 @@ def run(args: argparse.Namespace) -> int:
         document["emulator"] = {
             "name": emulator.value,
             **({"binary": str(binary.path), "sha256": binary.sha256} if binary else {}),
+            **({"cpu": cpu.how, "architecture": cpu.architecture} if cpu else {}),
         }
         print(json.dumps(document, indent=2))
     else:
@@ -210,6 +216,7 @@ def _emulator_of(args: argparse.Namespace) -> Emulator:
 
 def _execute(
     binary: RieBinary | None,
+    cpu: FunctionCpu | None,
     task_root: Path,
     payloads: list[Any],
     config: FunctionConfig,
@@ -225,11 +232,19 @@ def _execute(
         say.info(
             f"running under AWS's Runtime Interface Emulator {binary.path} (sha256 {binary.sha256[:12]})"
         )
-        return run_under_rie(binary, task_root, payloads, config, timeout_s=timeout_s, sink=sink)
+        if cpu is not None and cpu.emulated:
+            say.info(f"{cpu.architecture} on {cpu.how}: emulated, slow (a cold start takes seconds)")
+        return run_under_rie(binary, task_root, payloads, config, timeout_s=timeout_s, sink=sink, cpu=cpu)
     from fnkit_ops.invoke.runner import run_invocations
 
     say.info("running under fnkit's own Runtime API")
     return run_invocations(task_root, payloads, config, timeout_s=timeout_s, sink=sink)
+
+
+def _function_cpu(architecture: str) -> FunctionCpu:
+    from fnkit_ops.invoke.cpu import function_cpu
+
+    return function_cpu(architecture)
 
 
 def _emulator_binary(architecture: str) -> RieBinary:

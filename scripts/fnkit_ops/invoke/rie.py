@@ -7,7 +7,8 @@ Lambda-like environment (the function's template Environment included) and its
 port; the answers are the emulator's own (its REPORT lines included, whose `Max Memory Used` is the
 memory size, not a measurement). The emulator and its runtime process are always stopped (on an
 error and on Ctrl-C too: the emulator stays in the caller's process group, so a terminal's SIGINT
-reaches it as well).
+reaches it as well). Where it runs, the host's CPU or (an arm64 function) Graviton2 under qemu, is
+`cpu.py`'s: the emulator only ever starts a Python of its own architecture.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from fnkit_ops.invoke.constants import (
     RIE_REPORT_WAIT_S,
     RIE_START_TIMEOUT_S,
 )
+from fnkit_ops.invoke.cpu import FunctionCpu, Placement, check_pairing, host_cpu, place, release
 from fnkit_ops.invoke.exceptions import EmulatorError, FunctionInitError
 from fnkit_ops.invoke.process import (
     FunctionConfig,
@@ -124,13 +126,22 @@ class EmulatorAnswer:
         return None
 
 
+def emulator_command(placement: Placement, port: int, api: str, handler: str) -> list[str]:
+    """The image's entrypoint: the emulator on `port`, serving the Runtime API on `api` to awslambdaric."""
+    return [
+        *placement.emulator,
+        "--runtime-interface-emulator-address", f"127.0.0.1:{port}",
+        "--runtime-api-address", api,
+        *placement.runtime, "-s", "-S", "-m", "awslambdaric", handler,
+    ]  # fmt: skip
+
+
 class EmulatorProcess:
     """The emulator (its own process group, with the runtime it starts) and its output."""
 
     def __init__(
         self,
-        binary: RieBinary,
-        task_root: Path,
+        placement: Placement,
         config: FunctionConfig,
         *,
         timeout_s: float,
@@ -141,16 +152,10 @@ class EmulatorProcess:
         self.lines = threading.Condition()
         self.port = _free_port()
         api = f"127.0.0.1:{_free_port()}"
-        env = lambda_environment(task_root, api, config)
+        env = {**placement.env, **lambda_environment(placement.task_root, api, config)}
         env[TIMEOUT_ENV] = str(max(1, math.ceil(timeout_s)))
-        python = config.python or base_python()
-        command = [
-            str(binary.path),
-            "--runtime-interface-emulator-address", f"127.0.0.1:{self.port}",
-            "--runtime-api-address", api,
-            str(python), "-s", "-S", "-m", "awslambdaric", config.handler,
-        ]  # fmt: skip
-        self.popen, self._readers = spawn_logged(command, cwd=task_root, env=env, on_line=self._on_line)
+        command = emulator_command(placement, self.port, api, config.handler)
+        self.popen, self._readers = spawn_logged(command, cwd=placement.cwd, env=env, on_line=self._on_line)
 
     def _on_line(self, name: str, line: str) -> None:
         self.log.add(name, line)
@@ -211,7 +216,10 @@ class RieFunction:
         timeout_s: float = DEFAULT_TIMEOUT_S,
         init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S,
         sink: OutputSink | None = None,
+        cpu: FunctionCpu | None = None,
     ) -> None:
+        self.cpu = cpu or host_cpu()
+        check_pairing(binary.architecture, self.cpu)
         self.binary = binary
         self.task_root = task_root.resolve()
         self.config = config
@@ -220,6 +228,7 @@ class RieFunction:
         self.log = OutputLog()
         self.sink = sink
         self._process: EmulatorProcess | None = None
+        self._placement: Placement | None = None
 
     def __enter__(self) -> RieFunction:
         self.start()
@@ -233,33 +242,33 @@ class RieFunction:
         return self._process
 
     def start(self) -> None:
+        """Place the session (on the host, or inside the arm64 root) and start the emulator there."""
+        python = self.config.python or base_python()
+        self._placement = place(self.cpu, self.binary.path, self.task_root, python)
+        try:
+            self._start_on_a_free_port(self._placement)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start_on_a_free_port(self, placement: Placement) -> None:
         """Start the emulator on a free port; a port taken meanwhile is chosen around."""
         for _ in range(RIE_PORT_ATTEMPTS):
             mark = len(self.log)
             process = EmulatorProcess(
-                self.binary,
-                self.task_root,
-                self.config,
-                timeout_s=self.timeout_s,
-                log=self.log,
-                sink=self.sink,
+                placement, self.config, timeout_s=self.timeout_s, log=self.log, sink=self.sink
             )
             self._process = process
-            try:
-                if process.wait_listening():
-                    return
-            except BaseException:
-                self.close()
-                raise
+            if process.wait_listening():
+                return
             process.stop()
+            self._process = None
             said = "\n".join(self._lines_since(mark))
             if _BUSY not in said.lower():
-                self._process = None
                 raise EmulatorError(
                     f"the Runtime Interface Emulator exited with code {process.popen.returncode} "
                     f"before listening:\n{said[-2000:]}"
                 )
-        self._process = None
         raise EmulatorError(
             f"no free port for the Runtime Interface Emulator after {RIE_PORT_ATTEMPTS} tries"
         )
@@ -268,6 +277,9 @@ class RieFunction:
         if self._process is not None:
             self._process.stop()
             self._process = None
+        if self._placement is not None:
+            release(self._placement)
+            self._placement = None
 
     def _post(self, payload: bytes) -> EmulatorAnswer:
         if self._process is None or not self._process.alive():
@@ -348,10 +360,11 @@ def run_under_rie(
     timeout_s: float = DEFAULT_TIMEOUT_S,
     init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S,
     sink: OutputSink | None = None,
+    cpu: FunctionCpu | None = None,
 ) -> RunResult:
-    """Invoke `events` in order under one emulator session; then stop it."""
+    """Invoke `events` in order under one emulator session on `cpu` (default: the host's); then stop it."""
     with RieFunction(
-        binary, task_root, config, timeout_s=timeout_s, init_timeout_s=init_timeout_s, sink=sink
+        binary, task_root, config, timeout_s=timeout_s, init_timeout_s=init_timeout_s, sink=sink, cpu=cpu
     ) as fn:
         results = [fn.invoke(event) for event in events]
     return RunResult(results, [], fn.log)

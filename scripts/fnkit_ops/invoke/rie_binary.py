@@ -3,7 +3,7 @@
 `pip download --no-deps --require-hashes aws-sam-cli==1.170.0` fetches the wheel (its sha256 pinned);
 the emulator for the function's architecture is extracted to `<cache>/rie/aws-lambda-rie-<arch>`,
 checked against its pinned sha256, made executable, and described in `<binary>.json` beside it. The
-SAM CLI is never installed. An arm64 function on an x86_64 host needs qemu user-mode emulation.
+SAM CLI is never installed. Which CPU the emulator runs on (an arm64 one under qemu) is `cpu.py`'s.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -19,8 +18,6 @@ import tempfile
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-
-from fnkit_runtime.vocabulary import Architecture, architecture_of
 
 from fnkit_ops.invoke.constants import (
     RIE_CACHE_SUBDIR,
@@ -31,8 +28,6 @@ from fnkit_ops.invoke.constants import (
 )
 from fnkit_ops.invoke.exceptions import EmulatorUnavailableError
 from fnkit_ops.invoke.taskroot import cache_dir
-
-QEMU_AARCH64 = ("qemu-aarch64-static", "qemu-aarch64")
 
 
 @dataclass(frozen=True)
@@ -46,30 +41,10 @@ class RieBinary:
     """The wheel it was extracted from (requirement and member)."""
 
 
-def host_architecture() -> str:
-    """The host CPU as Lambda names architectures (x86_64 or arm64)."""
-    return architecture_of(platform.machine())
-
-
 def check_architecture(architecture: str) -> None:
-    """Raise when a function of `architecture` cannot run under the emulator on this host."""
+    """Raise when the SAM CLI wheel has no emulator for `architecture` (where it runs is `cpu.py`'s)."""
     if architecture not in RIE_SHA256:
         raise EmulatorUnavailableError(f"no Runtime Interface Emulator for architecture {architecture!r}")
-    if architecture == host_architecture():
-        return
-    qemu = next((name for name in QEMU_AARCH64 if shutil.which(name)), None)
-    if architecture == Architecture.ARM64 and qemu is None:
-        raise EmulatorUnavailableError(
-            "the function is arm64 and this host is "
-            f"{host_architecture()}: the arm64 emulator needs qemu user-mode emulation "
-            "(apt-get install qemu-user-static), which is not installed; "
-            "`--emulator fnkit` runs it on the host's CPU instead"
-        )
-    raise EmulatorUnavailableError(
-        f"the function is {architecture} and this host is {host_architecture()}: running it under the "
-        f"{architecture} emulator needs an {architecture} Python and task root, which fnkit invoke does "
-        "not assemble; `--emulator fnkit` runs it on the host's CPU instead"
-    )
 
 
 def sha256_of(path: Path) -> str:

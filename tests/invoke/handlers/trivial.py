@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import platform
 import sys
 import time
 from typing import Any
@@ -44,5 +45,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "env": {name: os.environ.get(name) for name in event.get("env", [])},
         "importable": {name: _importable(name) for name in event.get("imports", [])},
         "sys_path": sys.path,
+        "machine": platform.machine(),
         "flags": {"no_site": sys.flags.no_site, "no_user_site": sys.flags.no_user_site},
     }
