@@ -64,8 +64,9 @@ emulators:
 test: lint emulators
 	$(BIN)/pytest
 
-## test-emulated: the shipped models' goldens under both emulations (x86-64 AVX2, arm64 Graviton2);
-## builds the arm64 root into .fnkit-cache/ on first use (a few minutes)
+## test-emulated: the shipped models' goldens under both emulations (x86-64 AVX2, arm64 Graviton2) and
+## `fnkit invoke` of their arm64 builds under qemu; builds the arm64 root into .fnkit-cache/ on first
+## use (a few minutes)
 test-emulated: venv emulators
 	$(BIN)/pytest -m emulated
 
