@@ -3,10 +3,13 @@ by the emulated tests)."""
 
 from __future__ import annotations
 
+import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fnkit_build.progress import capture
 
 # powertools reads these when fnkit_runtime.observability is first imported, and test modules of
 # several areas import it (the build decodes golden requests with the runtime's code): set them here,
@@ -16,6 +19,14 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "fnkit-test-service")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def progress_lines() -> Iterator[io.StringIO]:
+    """The test's progress lines (`fnkit_build.progress`), kept apart from stderr, which then holds
+    only what a test asserts there: the one-paragraph errors."""
+    with capture() as lines:
+        yield lines
 
 
 @pytest.fixture(scope="session")

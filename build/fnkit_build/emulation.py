@@ -32,6 +32,7 @@ from fnkit_runtime.vocabulary import Architecture
 from fnkit_build import emulated_run
 from fnkit_build.cpus import CpuClass, Emulation, host_cpu_flags, host_machine
 from fnkit_build.exceptions import CpuEmulationError
+from fnkit_build.progress import Progress
 from fnkit_build.types import Array, Feeds
 
 DEBIAN_SUITE = "bookworm"
@@ -213,7 +214,7 @@ def arm64_root(cpu: CpuClass, cache: Path) -> Path:
         _emulator(cpu, tool)
     shutil.rmtree(root, ignore_errors=True)
     root.parent.mkdir(parents=True, exist_ok=True)
-    print(f"building the {cpu.name} emulation root {root} (debootstrap, a few minutes; cached)", flush=True)
+    Progress(cpu.name).say(f"building the emulation root {root} (debootstrap, a few minutes; cached)")
     _build_root(cpu, root)
     (root / READY_MARK).write_text(root_key() + "\n", encoding="utf-8")
     return root

@@ -5,9 +5,10 @@ With an `optimizer` table, fused-graph candidates (`fnkit_build.fused`) join the
 before the gate. After optimization the shipped file is checked once more for batch invariance
 under the execution the manifest records, on the function's own session settings.
 
-Progress goes to stdout at each step with its time, so a user sees where the time goes; the run ends
-with a summary table. Work files live in a temporary folder; only `package` touches the output, and
-only after every gate has passed.
+Progress goes to the progress sink (`fnkit_build.progress`, stderr) at each step with its time, so a
+user sees where the time goes; the run ends with a summary table on `BuildOptions.stream` (stdout).
+Work files live in a temporary folder; only `package` touches the output, and only after every gate
+has passed.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ import dataclasses
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -38,6 +38,7 @@ from fnkit_build.invariance import check_invariance
 from fnkit_build.optimize import optimize_offline
 from fnkit_build.package import make_manifest, write_model_dir
 from fnkit_build.parity import check_parity
+from fnkit_build.progress import Progress
 from fnkit_build.project import cache_dir
 from fnkit_build.quantize import check_calibration, quantize
 from fnkit_build.registry import ModelSpec, Registry
@@ -57,6 +58,7 @@ class BuildOptions:
     verify_cpus: bool = True
     """Run the chosen artifact on every target CPU class (emulated); off: a warning in the manifest."""
     stream: TextIO = field(default_factory=lambda: sys.stdout)
+    """Where the summary table goes (progress lines go to the progress sink)."""
 
 
 @dataclass(frozen=True)
@@ -69,30 +71,6 @@ class BuildResult:
     verification: Verification
 
 
-class Progress:
-    """`[model] step ... done in 1.23 s (detail)` lines, flushed as they happen."""
-
-    def __init__(self, model: str, stream: TextIO) -> None:
-        self.model, self.stream = model, stream
-        self.detail = ""
-
-    def say(self, text: str) -> None:
-        print(f"[{self.model}] {text}", file=self.stream, flush=True)
-
-    @contextmanager
-    def step(self, name: str) -> Iterator[Progress]:
-        self.detail = ""
-        print(f"[{self.model}] {name} ...", end="", file=self.stream, flush=True)
-        start = time.perf_counter()
-        try:
-            yield self
-        except BaseException:
-            print(" failed", file=self.stream, flush=True)
-            raise
-        suffix = f": {self.detail}" if self.detail else ""
-        print(f" {time.perf_counter() - start:.2f} s{suffix}", file=self.stream, flush=True)
-
-
 def build_models(registry: Registry, names: Sequence[str], options: BuildOptions) -> list[BuildResult]:
     """Build the named models (all when empty), stop at the first failure, print a summary."""
     specs = registry.select(names)
@@ -103,7 +81,7 @@ def build_models(registry: Registry, names: Sequence[str], options: BuildOptions
 
 def build_model(spec: ModelSpec, options: BuildOptions) -> BuildResult:
     started = time.perf_counter()
-    progress = Progress(spec.name, options.stream)
+    progress = Progress(spec.name)
     candidates = spec.quantization if options.quantize else ()
     with progress.step("factory") as p:
         bundle = load_bundle(spec)

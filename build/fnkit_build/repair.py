@@ -26,7 +26,6 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 from fnkit_runtime.manifest import ExcludedNode, Manifest, RepairInfo
@@ -35,12 +34,10 @@ from fnkit_runtime.vocabulary import Candidate
 from fnkit_build.cpus import QuantPreset
 from fnkit_build.gate import Evaluation, evaluate, score
 from fnkit_build.inference import open_session, run_session
+from fnkit_build.progress import Progress
 from fnkit_build.quantize import NodeSelection, quantize
 from fnkit_build.registry import GateSpec, ModelSpec
 from fnkit_build.types import Array, Feeds
-
-if TYPE_CHECKING:
-    from fnkit_build.pipeline import Progress
 
 REPAIRED_SUFFIX = "-repaired"
 DYNAMIC_CANDIDATES = tuple(c for c in Candidate if c.dynamic)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,11 @@ def test_parity_error_names_both_outputs(
 
 
 def test_list_and_progress(
-    write_registry: Callable[[str], Path], templates: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    write_registry: Callable[[str], Path],
+    templates: Any,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    progress_lines: io.StringIO,
 ) -> None:
     # GIVEN a registry with one good model
     path = write_registry(templates.mlp("m", "mlp"))
@@ -118,11 +123,11 @@ def test_list_and_progress(
     assert main(["build", "--list", "--registry", str(path)]) == 0
     listed = capsys.readouterr().out
     assert main(["build", "--registry", str(path), "--out", str(tmp_path / "out")]) == 0
-    out = capsys.readouterr().out
+    out, progress = capsys.readouterr().out, progress_lines.getvalue()
 
     # THEN the list names the model, and the build reports each step with a time and ends with a summary
     assert listed.startswith("m\tclassification\ttiny_models:mlp")
     for step in ("factory", "export", "parity", "quantize int8-dynamic", "gate fp32", "chosen:", "package"):
-        assert f"[m] {step}" in out
+        assert f"[m] {step}" in progress
     assert "summary" in out and "size fp32 → chosen" in out
     assert (tmp_path / "out" / "m" / "model" / "manifest.json").is_file()

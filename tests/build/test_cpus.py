@@ -7,6 +7,7 @@ shipped models' runs under both emulations are in test_cpus_emulated.py (slow, r
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import subprocess
@@ -132,7 +133,7 @@ def test_verification_rejects_a_candidate_that_saturates_on_avx2(
     templates: Any,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    progress_lines: io.StringIO,
 ) -> None:
     # GIVEN the saturating model quantized with full-range weights, as the host-decides preset did on
     # this VNNI build host (the gate on the host passes it)
@@ -153,7 +154,7 @@ def test_verification_rejects_a_candidate_that_saturates_on_avx2(
     host_error = int8.metric
     emulated_error = float(int8.reason.split("max_abs_error ")[1].split(" ")[0])
     assert host_error < 0.5 < emulated_error
-    assert "int8-dynamic-per-channel rejected: on x86_64-avx2" in capsys.readouterr().out
+    assert "int8-dynamic-per-channel rejected: on x86_64-avx2" in progress_lines.getvalue()
     assert manifest.cpus.verified["x86_64-avx2"] == "qemu-x86_64-static -cpu Haswell"
 
 
@@ -178,7 +179,7 @@ def test_target_preset_ships_int8_that_holds_on_avx2_and_tight_goldens(
 
 
 def test_no_verify_cpus_records_a_warning_and_the_fixed_bound(
-    write_registry: Callable[[str], Path], templates: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    write_registry: Callable[[str], Path], templates: Any, tmp_path: Path, progress_lines: io.StringIO
 ) -> None:
     # GIVEN a registry WHEN built with --no-verify-cpus
     path = write_registry(templates.saturating())
@@ -186,7 +187,7 @@ def test_no_verify_cpus_records_a_warning_and_the_fixed_bound(
 
     # THEN the build warns, the manifest says so, and the goldens use the fixed cross-CPU bound
     assert code == 0
-    assert "WARNING: not verified on the target CPU classes" in capsys.readouterr().out
+    assert "WARNING: not verified on the target CPU classes" in progress_lines.getvalue()
     manifest = load_manifest(tmp_path / "out" / "sat" / "model")
     assert manifest.cpus.warning == SKIPPED_WARNING
     assert manifest.cpus.verified == {}

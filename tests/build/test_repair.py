@@ -19,6 +19,7 @@ from fnkit_build.cpus import DEFAULT_CPUS, target_preset
 from fnkit_build.exceptions import GateError, RegistryError
 from fnkit_build.gate import Evaluation
 from fnkit_build.pipeline import BuildOptions, BuildResult, build_models
+from fnkit_build.progress import capture
 from fnkit_build.quantize import NodeSelection, quantize
 from fnkit_build.registry import GateSpec, load_registry
 from fnkit_build.repair import REPAIRED_SUFFIX, needs_repair, quantizable_nodes
@@ -51,9 +52,11 @@ def outlier_entry(
 
 
 def _build(registry: Path, out: Path, **options: bool) -> tuple[BuildResult, Manifest, str]:
+    """The build's result, its manifest, and what it printed: the progress, then the summary."""
     stream = io.StringIO()
-    (result,) = build_models(load_registry(registry), [], BuildOptions(out=out, stream=stream, **options))
-    return result, load_manifest(result.model_dir), stream.getvalue()
+    with capture() as progress:
+        (result,) = build_models(load_registry(registry), [], BuildOptions(out=out, stream=stream, **options))
+    return result, load_manifest(result.model_dir), progress.getvalue() + stream.getvalue()
 
 
 def _by_name(manifest: Manifest) -> dict[str, CandidateResult]:
