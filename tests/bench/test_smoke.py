@@ -7,6 +7,7 @@ through its own task root runs in the slow test below (`make test-all`). No timi
 
 from __future__ import annotations
 
+import io
 import json
 import tomllib
 from pathlib import Path
@@ -41,7 +42,7 @@ def test_bench_runs_end_to_end_without_the_baseline(
     built_models: Path,
     repo_root: Path,
     tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
+    progress_lines: io.StringIO,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # GIVEN the built shipped models, a copy of the registry and an output folder relative to the cwd
@@ -90,7 +91,7 @@ def test_bench_runs_end_to_end_without_the_baseline(
     assert "2 of 2 batch events identical to fnkit's Runtime API" in report
     assert "## digits" in report and "| **onnx-shipped**" in report
     assert (out / "bench.png").read_bytes()[:4] == b"\x89PNG"
-    assert "onnx-floor: cold start 1" in capsys.readouterr().out
+    assert "onnx-floor: cold start 1" in progress_lines.getvalue()
     # AND the registry copy holds the balanced x86_64 size of the shipped variant, the rest unchanged
     balanced = next(
         m["memory_mb"]

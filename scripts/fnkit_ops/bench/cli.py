@@ -88,6 +88,7 @@ def _command() -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from fnkit_build.progress import Progress
     from fnkit_build.project import artifacts_dir
     from fnkit_build.registry import load_registry
 
@@ -106,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
         from fnkit_ops.bench.shapes import run_shapes
 
         args.out.mkdir(parents=True, exist_ok=True)
-        if not run_shapes(specs, artifacts_dir(registry, args.artifacts), args.out, print):
+        if not run_shapes(specs, artifacts_dir(registry, args.artifacts), args.out, Progress("bench")):
             raise BenchConfigError("--shapes-only: none of the selected models is a text model")
         return 0
     options = BenchOptions(
@@ -125,5 +126,5 @@ def run(args: argparse.Namespace) -> int:
         if sys.argv[1:2] == ["bench"]
         else "fnkit bench",
     )
-    run_bench(options, progress=lambda line: print(line, flush=True))
+    run_bench(options, progress=Progress("bench"))
     return 0

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fnkit_build.progress import Progress
 from fnkit_runtime.constants import METRIC_MODEL_LOAD_TIME
 
 from fnkit_ops.bench.exceptions import BenchError
@@ -28,8 +29,6 @@ from fnkit_ops.bench.results import ColdStart
 from fnkit_ops.bench.sampling import Sampling, median_interval
 from fnkit_ops.bench.stats import median
 from fnkit_ops.invoke.process import FunctionConfig
-
-Progress = Callable[[str], None]
 
 
 def model_load_ms(stdout: str) -> float | None:
@@ -121,7 +120,7 @@ def _sample(cell: ColdCell, samples: _Samples) -> float:
 
 
 def measure_cold_starts(
-    cells: list[ColdCell], sampling: Sampling, progress: Progress = print
+    cells: list[ColdCell], sampling: Sampling, progress: Progress
 ) -> dict[str, tuple[ColdStart, dict[str, Any]]]:
     """Each variant's median cold start (each part its own median) and first response.
 

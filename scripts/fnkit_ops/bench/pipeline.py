@@ -11,6 +11,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from fnkit_build.progress import Progress
 from fnkit_runtime.manifest import write_atomic
 
 from fnkit_ops.bench import constants as k
@@ -21,7 +22,7 @@ from fnkit_ops.bench.exceptions import BenchError
 from fnkit_ops.bench.importtime import import_table
 from fnkit_ops.bench.machine import batch_events, machine_info
 from fnkit_ops.bench.memory import memory_choices, memory_grid, snapstart_costs
-from fnkit_ops.bench.plan import BenchOptions, Progress, VariantPlan
+from fnkit_ops.bench.plan import BenchOptions, VariantPlan
 from fnkit_ops.bench.registry_edit import write_memory_size
 from fnkit_ops.bench.report import render_report
 from fnkit_ops.bench.results import BenchRun, ColdStart, ModelBench, VariantResult
@@ -96,10 +97,11 @@ def _shipped_grid(results: list[VariantResult], options: BenchOptions) -> list[d
 def bench_model(name: str, options: BenchOptions, workdir: Path, progress: Progress) -> ModelBench:
     from fnkit_ops.bench.prepare import prepare_variants
 
-    progress(f"{name}: preparing variants")
+    progress = progress.under(name)
+    progress("preparing variants")
     plans, manifest = prepare_variants(name, options, workdir / name, progress)
     events = batch_events(manifest, k.BATCH_SIZES)
-    progress(f"{name}: cold starts, interleaved ({', '.join(p.variant for p in plans)})")
+    progress(f"cold starts, interleaved ({', '.join(p.variant for p in plans)})")
     cells = [
         ColdCell(p.variant, p.task_root.path, events[min(events)], p.config, p.load_at_init) for p in plans
     ]
@@ -142,7 +144,7 @@ def write_outputs(run: BenchRun, out: Path) -> list[Path]:
     return [out / k.BENCH_JSON, out / k.REPORT_MD, chart]
 
 
-def run_bench(options: BenchOptions, progress: Progress = print) -> BenchRun:
+def run_bench(options: BenchOptions, progress: Progress) -> BenchRun:
     started = time.monotonic()
     load_before = os.getloadavg()[0]
     options.out.mkdir(parents=True, exist_ok=True)
@@ -193,5 +195,5 @@ def run_bench(options: BenchOptions, progress: Progress = print) -> BenchRun:
                 None,
             )
             if choice is not None and write_memory_size(options.registry, model.model, choice.memory_mb):
-                progress(f"{model.model}: memory_mb = {choice.memory_mb} written to {options.registry}")
+                progress.under(model.model)(f"memory_mb = {choice.memory_mb} written to {options.registry}")
     return run

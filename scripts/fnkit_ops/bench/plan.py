@@ -6,7 +6,6 @@ measures them) both import it and not each other.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,8 +14,6 @@ from fnkit_ops.bench.prices import PriceTable
 from fnkit_ops.bench.sampling import Sampling
 from fnkit_ops.invoke.process import FunctionConfig
 from fnkit_ops.invoke.taskroot import TaskRoot
-
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)

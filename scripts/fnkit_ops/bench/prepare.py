@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from fnkit_build.progress import Progress
 from fnkit_runtime.manifest import Manifest
 from fnkit_runtime.vocabulary import ARTIFACT_FILE
 
 from fnkit_ops.bench import constants as k
 from fnkit_ops.bench import floor
 from fnkit_ops.bench.baseline.export import HANDLER, HANDLER_FILE, HANDLER_MODULE
-from fnkit_ops.bench.plan import BenchOptions, Progress, VariantPlan
+from fnkit_ops.bench.plan import BenchOptions, VariantPlan
 from fnkit_ops.bench.variants import AccuracyEvaluator, export_baseline, export_fp32
 from fnkit_ops.invoke.function import assemble_function, function_config, locate_built_model
 from fnkit_ops.invoke.process import FunctionConfig

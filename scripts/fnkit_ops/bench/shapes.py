@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from fnkit_build.progress import Progress
 
 SHORT = "Hello world"
 SHAPES = ("1 short", "8 mixed", "8 x max_length")
@@ -124,7 +125,7 @@ def _fused_int8(spec: Any, work: Path) -> tuple[Path, dict[str, int]]:
     return target, graph.operators
 
 
-def measure_shapes(spec: Any, model_dir: Path, work: Path, progress: Callable[[str], None]) -> ShapesResult:
+def measure_shapes(spec: Any, model_dir: Path, work: Path, progress: Progress) -> ShapesResult:
     """Every variant at every shape; the shipped one through the function's request path."""
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "fnkit-bench")
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "fnkit-bench")
@@ -319,9 +320,7 @@ SHAPES_JSON = "shapes.json"
 SHAPES_MD = "shapes.md"
 
 
-def run_shapes(
-    specs: list[Any], artifacts: Path, out: Path, progress: Callable[[str], None]
-) -> list[ShapesResult]:
+def run_shapes(specs: list[Any], artifacts: Path, out: Path, progress: Progress) -> list[ShapesResult]:
     """Measure every text model among `specs` (built under `artifacts`); write shapes.json and .md."""
     import shutil
 
@@ -331,10 +330,11 @@ def run_shapes(
     for spec in specs:
         if spec.text is None:
             continue
-        progress(f"{spec.name}: text shapes")
+        model = progress.under(spec.name)
+        model("text shapes")
         work = out.resolve() / "work-shapes" / spec.name
         try:
-            results.append(measure_shapes(spec, artifacts / spec.name / "model", work, progress))
+            results.append(measure_shapes(spec, artifacts / spec.name / "model", work, model))
         finally:
             shutil.rmtree(work, ignore_errors=True)
     if results:
