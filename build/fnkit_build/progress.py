@@ -65,6 +65,11 @@ class Progress:
         if not self.quiet:
             _write(f"[{self.label}] {text}")
 
+    def passthrough(self, text: str) -> None:
+        """A line of a child process's own output (a function's log), indented, not prefixed."""
+        if not self.quiet:
+            _write(f"  | {text}")
+
     def error(self, text: str) -> None:
         """An error line, shown even when quiet."""
         _write(f"[{self.label}] error: {text}")

@@ -63,3 +63,20 @@ def test_without_a_capture_lines_go_to_stderr(
     Progress("promote").say("smoke test")
     assert capsys.readouterr() == ("", "[promote] smoke test\n")
     assert progress_lines.getvalue() == ""
+
+
+def test_a_childs_output_is_passed_through_indented_and_quiet_drops_it() -> None:
+    with capture() as lines:
+        Progress("invoke").passthrough('{"_aws": {}}')
+        Progress("invoke", quiet=True).passthrough("dropped")
+    assert lines.getvalue() == '  | {"_aws": {}}\n'
+
+
+def test_a_promotion_logs_through_the_sink_by_default(progress_lines: io.StringIO) -> None:
+    # GIVEN a promotion's dependencies with the default log
+    from fnkit_ops.promote.config import Dependencies
+
+    deps = Dependencies(lambda_client=None, cloudwatch=None)
+    # WHEN it logs a step THEN the line is the sink's, labelled with the command
+    deps.log("live: 10% to version 7")
+    assert progress_lines.getvalue() == "[promote] live: 10% to version 7\n"

@@ -6,6 +6,7 @@ These use the session fixture `built_models` (tests/conftest.py), which runs `fn
 from __future__ import annotations
 
 import dataclasses
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -236,7 +237,11 @@ def test_function_task_root_cannot_import_dev_packages(probe_roots: dict[str, An
 
 @pytest.mark.parametrize("emulator", ["rie", "fnkit"])
 def test_init_failure_is_shown_with_exit_code_1(
-    built_models: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], emulator: str
+    built_models: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    progress_lines: io.StringIO,
+    emulator: str,
 ) -> None:
     # GIVEN a digits build whose artifact is garbage with a manifest that matches it (so only the
     # session creation can notice), and the model loaded at init
@@ -273,7 +278,8 @@ def test_init_failure_is_shown_with_exit_code_1(
 
     # THEN the handler's load error is reported as the init error, and the exit code is 1
     assert code == 1
-    err = capsys.readouterr().err
+    # (stderr: the command's error, or for the emulator's 502 the invocation's error, on the sink)
+    err = capsys.readouterr().err + progress_lines.getvalue()
     assert "function init failed: ModelLoadError" in err
     assert "onnxruntime could not load" in err
     if emulator == "rie":  # AWS's emulator answers a failed init with a 502 and Lambda's error object
@@ -281,7 +287,7 @@ def test_init_failure_is_shown_with_exit_code_1(
 
 
 def test_text_output_shows_responses_reports_and_logs(
-    built_models: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    built_models: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], progress_lines: io.StringIO
 ) -> None:
     # WHEN one event is sent twice to a warm function through fnkit's Runtime API, without --json
     event = REPO / "events" / "minilm-http-api.json"
@@ -290,12 +296,13 @@ def test_text_output_shows_responses_reports_and_logs(
     code = main([*argv, "--task-root", str(tmp_path / "task")])
 
     # THEN stdout holds each response and REPORT line (Init on the first only) and the cold/warm summary
-    out, err = capsys.readouterr()
+    out = capsys.readouterr().out
+    err = progress_lines.getvalue()
     assert code == 0
     reports = [parse_report_line(line) for line in out.splitlines() if line.startswith("REPORT ")]
     assert [r.init_ms is not None for r in reports] == [True, False]
     assert out.count('"statusCode": 200') == 2
     assert "cold start: init" in out and "warm: median" in out
-    # AND stderr holds the task root's size and the function's own log lines
+    # AND the progress sink (stderr) holds the task root's size and the function's own log lines
     assert "task root:" in err
     assert "  | " in err

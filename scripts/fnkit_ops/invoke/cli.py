@@ -22,7 +22,6 @@ import argparse
 import dataclasses
 import json
 import statistics
-import sys
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -39,6 +38,7 @@ if TYPE_CHECKING:
     from fnkit_ops.invoke.runner import RunResult
     from fnkit_ops.invoke.taskroot import TaskRoot
 
+from fnkit_build.progress import Progress
 from fnkit_build.project import add_registry_argument, artifacts_dir
 
 from fnkit_ops.invoke.constants import DEFAULT_TIMEOUT_S, Emulator
@@ -149,10 +149,10 @@ def run(args: argparse.Namespace) -> int:
     extra_env = _parse_env(args.env)
     events = _read_events(args.events) * args.repeat
     built = locate_built_model(args.model, artifacts_dir(args.registry, args.artifacts))
-    say = _Printer(quiet=args.quiet or args.json)
+    say = Progress("invoke", quiet=args.quiet or args.json)
     settings = template_settings(args.registry, args.model)
     if settings is None:
-        say.info(f"{args.model} is not in {args.registry}: the template's Environment is not applied")
+        say(f"{args.model} is not in {args.registry}: the template's Environment is not applied")
     architecture = settings.architecture if settings else built.manifest.function.architecture
     # where it runs is settled before anything is assembled or started (an arm64 root is built here)
     cpu = _function_cpu(architecture) if emulator is Emulator.RIE else None
@@ -160,14 +160,14 @@ def run(args: argparse.Namespace) -> int:
     timeout_s = args.timeout or (settings.timeout_s if settings else DEFAULT_TIMEOUT_S)
     env = {**(settings.env if settings else {}), **extra_env}
     dest = args.task_root or cache_dir() / "task-roots" / args.model
-    say.info(f"assembling task root in {dest} ...")
+    say(f"assembling task root in {dest} ...")
     root = assemble_function(built, dest, trim=not args.no_trim, wheels=cpu.wheels() if cpu else ())
-    say.info(
+    say(
         f"task root: {root.total_bytes / 1e6:.1f} MB "
         f"(dependencies {root.deps_bytes / 1e6:.1f} MB, trimmed {root.trimmed_bytes / 1e6:.1f} MB)"
     )
     config = dataclasses.replace(function_config(built, args.memory, env), snapstart=args.snapstart)
-    sink = None if (args.quiet or args.json) else say.log
+    sink = None if say.quiet else _passthrough(say)
     payloads = [event for _, event in events]
     result = _execute(binary, cpu, root.path, payloads, config, timeout_s=timeout_s, sink=sink, say=say)
     names = [name for name, _ in events]
@@ -185,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_results(result, names)
     if binary is not None:
-        say.info(
+        say(
             "the emulator's Max Memory Used is the memory size, not a reading; "
             "`--emulator fnkit` measures peak RSS and splits cold start from warm"
         )
@@ -223,21 +223,19 @@ def _execute(
     *,
     timeout_s: float,
     sink: OutputSink | None,
-    say: _Printer,
+    say: Progress,
 ) -> RunResult:
     """The events under AWS's emulator when a binary is given, else under fnkit's own Runtime API."""
     if binary is not None:
         from fnkit_ops.invoke.rie import run_under_rie
 
-        say.info(
-            f"running under AWS's Runtime Interface Emulator {binary.path} (sha256 {binary.sha256[:12]})"
-        )
+        say(f"running under AWS's Runtime Interface Emulator {binary.path} (sha256 {binary.sha256[:12]})")
         if cpu is not None and cpu.emulated:
-            say.info(f"{cpu.architecture} on {cpu.how}: emulated, slow (a cold start takes seconds)")
+            say(f"{cpu.architecture} on {cpu.how}: emulated, slow (a cold start takes seconds)")
         return run_under_rie(binary, task_root, payloads, config, timeout_s=timeout_s, sink=sink, cpu=cpu)
     from fnkit_ops.invoke.runner import run_invocations
 
-    say.info("running under fnkit's own Runtime API")
+    say("running under fnkit's own Runtime API")
     return run_invocations(task_root, payloads, config, timeout_s=timeout_s, sink=sink)
 
 
@@ -245,6 +243,11 @@ def _function_cpu(architecture: str) -> FunctionCpu:
     from fnkit_ops.invoke.cpu import function_cpu
 
     return function_cpu(architecture)
+
+
+def _passthrough(say: Progress) -> OutputSink:
+    """The function's output lines (stdout and stderr alike) through the progress sink."""
+    return lambda _stream, line: say.passthrough(line)
 
 
 def _emulator_binary(architecture: str) -> RieBinary:
@@ -260,21 +263,6 @@ def describe_failure(result: InvocationResult) -> str:
     if result.error_type == "Sandbox.Timedout" and result.response() is None:
         return f"Sandbox.Timedout: {result.body.decode(errors='replace').strip()}"
     return describe_error(result)
-
-
-class _Printer:
-    def __init__(self, quiet: bool) -> None:
-        self.quiet = quiet
-
-    def info(self, message: str) -> None:
-        if not self.quiet:
-            print(f"fnkit invoke: {message}", file=sys.stderr, flush=True)
-
-    def log(self, _stream: str, line: str) -> None:
-        print(f"  | {line}", file=sys.stderr, flush=True)
-
-    def error(self, message: str) -> None:
-        print(f"fnkit invoke: error: {message}", file=sys.stderr, flush=True)
 
 
 def _print_results(result: RunResult, names: list[str]) -> None:

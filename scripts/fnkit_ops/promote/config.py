@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
+
+from fnkit_build.progress import Progress
 
 from fnkit_ops.promote.constants import (
     DEFAULT_ALIAS,
@@ -80,10 +82,6 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def _print(line: str) -> None:
-    print(line, flush=True)
-
-
 @dataclass
 class Dependencies:
     """Everything the promotion touches outside itself; tests replace the clock, sleep and readers."""
@@ -92,7 +90,8 @@ class Dependencies:
     cloudwatch: Any
     clock: Callable[[], datetime] = utc_now
     sleep: Callable[[float], None] = time.sleep
-    log: Callable[[str], None] = _print
+    log: Callable[[str], None] = field(default_factory=lambda: Progress("promote"))
+    """Where the promotion's progress goes: the one progress sink, on stderr."""
     metrics: MetricsReader | None = None
     """Per-version metrics; default: CloudWatchMetricsReader over `cloudwatch`."""
 
