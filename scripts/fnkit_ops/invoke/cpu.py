@@ -14,11 +14,9 @@ its own architecture.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import platform
 import shutil
-import sys
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -129,8 +127,7 @@ def function_cpu(architecture: str, cache: Path | None = None) -> FunctionCpu:
             f"{'; '.join(missing)}; {FALLBACK_HINT}"
         )
     try:
-        with contextlib.redirect_stdout(sys.stderr):  # its progress line must not mix with --json
-            root = arm64_root(GRAVITON2, cache or cache_dir())
+        root = arm64_root(GRAVITON2, cache or cache_dir())  # its progress goes to the sink, on stderr
     except CpuEmulationError as exc:
         raise EmulatorUnavailableError(f"the function is arm64: {exc}; {FALLBACK_HINT}") from exc
     return FunctionCpu(architecture, GRAVITON2, root)
