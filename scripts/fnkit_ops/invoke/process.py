@@ -99,6 +99,10 @@ def lambda_environment(task_root: Path, api_address: str, config: FunctionConfig
     return env
 
 
+LOG_TAIL_LINES = 20
+"""How much of the function's log an init error shows."""
+
+
 @dataclass
 class OutputLog:
     """Lines the child printed, in arrival order: (stream, line)."""
@@ -117,6 +121,11 @@ class OutputLog:
     def __len__(self) -> int:
         with self.lock:
             return len(self.lines)
+
+    def tail(self, count: int = LOG_TAIL_LINES) -> str:
+        """The last `count` lines, indented as a function's log is shown under an error."""
+        lines = self.text().splitlines()[-count:]
+        return "\n".join(f"  | {line}" for line in lines)
 
 
 def spawn_logged(

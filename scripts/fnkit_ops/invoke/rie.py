@@ -49,7 +49,7 @@ from fnkit_ops.invoke.process import (
 )
 from fnkit_ops.invoke.report import InvocationResult, parse_report_line
 from fnkit_ops.invoke.rie_binary import RieBinary
-from fnkit_ops.invoke.runner import RunResult, encode_event
+from fnkit_ops.invoke.runner import ColdStartResult, RunResult, encode_event, invoke_all
 
 TIMEOUT_ENV = "AWS_LAMBDA_FUNCTION_TIMEOUT"
 _ERROR_KEYS = {"errorType", "errorMessage", "requestId", "stackTrace"}
@@ -58,7 +58,6 @@ _START = re.compile(r"^START RequestId: (\S+)")
 _INIT_REPORT = re.compile(r"\(rapid\) INIT REPORT\(durationMs: ([\d.]+)\)")
 _INIT_FAILED = "(rapid) INIT RTDONE(status: error)"
 _BUSY = "address already in use"
-_LOG_TAIL = 20
 
 
 def _free_port() -> int:
@@ -226,6 +225,8 @@ class RieFunction:
         self.timeout_s = timeout_s
         self.init_timeout_s = init_timeout_s
         self.log = OutputLog()
+        self.cold_starts: list[ColdStartResult] = []
+        """Always empty: the emulator's cold start is not split (`--emulator fnkit` splits it)."""
         self.sink = sink
         self._process: EmulatorProcess | None = None
         self._placement: Placement | None = None
@@ -308,7 +309,7 @@ class RieFunction:
             raise FunctionInitError(
                 f"function init failed: {init_error['errorType']}: {init_error.get('errorMessage', '')} "
                 f"(the emulator answered HTTP {answer.status} with Lambda's init error object)\n"
-                f"{self._log_tail()}".rstrip()
+                f"{self.log.tail()}".rstrip()
             )
         report = next((line for line in lines if line.startswith("REPORT ")), None)
         start = next((m.group(1) for line in lines if (m := _START.match(line))), "")
@@ -346,10 +347,6 @@ class RieFunction:
         with self.log.lock:
             return [line for _, line in self.log.lines[mark:]]
 
-    def _log_tail(self) -> str:
-        lines = self.log.text().splitlines()[-_LOG_TAIL:]
-        return "\n".join(f"  | {line}" for line in lines)
-
 
 def run_under_rie(
     binary: RieBinary,
@@ -363,8 +360,7 @@ def run_under_rie(
     cpu: FunctionCpu | None = None,
 ) -> RunResult:
     """Invoke `events` in order under one emulator session on `cpu` (default: the host's); then stop it."""
-    with RieFunction(
+    fn = RieFunction(
         binary, task_root, config, timeout_s=timeout_s, init_timeout_s=init_timeout_s, sink=sink, cpu=cpu
-    ) as fn:
-        results = [fn.invoke(event) for event in events]
-    return RunResult(results, [], fn.log)
+    )
+    return invoke_all(fn, events)

@@ -12,7 +12,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fnkit_ops.invoke.constants import BEFORE_SNAPSHOT_ERROR, DEFAULT_INIT_TIMEOUT_S, DEFAULT_TIMEOUT_S
 from fnkit_ops.invoke.exceptions import FunctionInitError
@@ -21,7 +21,6 @@ from fnkit_ops.invoke.report import InvocationResult
 from fnkit_ops.invoke.runtime_api import Outcome, RuntimeApiServer
 
 _TICK_S = 0.02
-_LOG_TAIL = 20
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,7 @@ class LocalFunction:
             failure = self._init_failure(server, process, deadline)
             if failure is not None:
                 self.close()
-                raise FunctionInitError(f"{failure}\n{self._log_tail()}".rstrip())
+                raise FunctionInitError(f"{failure}\n{self.log.tail()}".rstrip())
             server.wait(_TICK_S)
         return (server.first_next_at - process.started_at) * 1000.0
 
@@ -144,10 +143,6 @@ class LocalFunction:
         if time.monotonic() > deadline:
             return f"function init did not finish within {self.init_timeout_s:.0f} s"
         return None
-
-    def _log_tail(self) -> str:
-        lines = self.log.text().splitlines()[-_LOG_TAIL:]
-        return "\n".join(f"  | {line}" for line in lines)
 
     def invoke(self, event: Any) -> InvocationResult:
         """Send one event; a dead or missing environment is replaced first (a cold start)."""
@@ -256,8 +251,23 @@ def run_invocations(
     sink: OutputSink | None = None,
 ) -> RunResult:
     """Invoke `events` in order on one warm environment (cold for the first); then end it."""
-    with LocalFunction(
-        task_root, config, timeout_s=timeout_s, init_timeout_s=init_timeout_s, sink=sink
-    ) as fn:
+    fn = LocalFunction(task_root, config, timeout_s=timeout_s, init_timeout_s=init_timeout_s, sink=sink)
+    return invoke_all(fn, events)
+
+
+class Session(Protocol):
+    """One function environment a run invokes: fnkit's Runtime API or AWS's emulator."""
+
+    log: OutputLog
+    cold_starts: list[ColdStartResult]
+
+    def __enter__(self) -> Session: ...
+    def __exit__(self, *_exc: object) -> None: ...
+    def invoke(self, event: Any) -> InvocationResult: ...
+
+
+def invoke_all(fn: Session, events: Sequence[Any]) -> RunResult:
+    """Start `fn`, invoke `events` in order on it, stop it; every invocation, cold start and log line."""
+    with fn:
         results = [fn.invoke(event) for event in events]
     return RunResult(results, fn.cold_starts, fn.log)
