@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import contextlib
 import io
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from fnkit_build.cpus import QuantPreset
-from fnkit_build.exceptions import ExportError, QuantizationError
+from fnkit_build.exceptions import ExportError
 from fnkit_build.export import check_onnx, export_onnx
+from fnkit_build.quantize import dynamic_int8, quantizer_run
 from fnkit_build.registry import ModelSpec
 from fnkit_build.serving import OptimizerDecl, fused_base
 from fnkit_build.types import Feeds
@@ -75,26 +75,14 @@ def quantize_fused(
 ) -> Path:
     """Dynamic int8 of the fused graph (`fused-int8-dynamic[-per-channel]`)."""
     import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
 
     base = fused_base(candidate)
-    root = logging.getLogger()  # onnxruntime.quantization logs advice on the root logger
-    level = root.level
-    root.setLevel(logging.ERROR)
-    try:
-        quantize_dynamic(
-            str(source),
-            str(target),
-            weight_type=QuantType.QInt8,
+    with quantizer_run(spec, candidate):
+        dynamic_int8(
+            source,
+            target,
             per_channel=base.per_channel,
-            reduce_range=preset.reduce_range,
+            preset=preset,
             extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
         )
-    except Exception as exc:
-        raise QuantizationError(
-            f"model {spec.name!r}: onnxruntime.quantization failed on candidate {candidate}: "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
-    finally:
-        root.setLevel(level)
     return target

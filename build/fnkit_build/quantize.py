@@ -92,53 +92,56 @@ def quantize(
     selection = (nodes or NodeSelection()).quantizer_kwargs()
     kind = Candidate(candidate)
     reader: Any = _Reader(check_calibration(spec, calibration)) if kind.needs_calibration else None
-    try:
-        from onnxruntime.quantization import (
-            CalibrationMethod,
-            QuantFormat,
-            QuantType,
-            quantize_dynamic,
-            quantize_static,
-        )
+    with quantizer_run(spec, candidate):
+        from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-        with _quiet_root_logger():
-            if reader is not None:
-                quantize_static(
-                    str(source),
-                    str(target),
-                    reader,
-                    quant_format=QuantFormat.QDQ,
-                    activation_type=QuantType.QInt8,
-                    weight_type=QuantType.QInt8,
-                    per_channel=True,
-                    reduce_range=preset.reduce_range,
-                    calibrate_method=CalibrationMethod.MinMax,
-                    **selection,
-                )
-            else:
-                quantize_dynamic(
-                    str(source),
-                    str(target),
-                    weight_type=QuantType.QInt8,
-                    per_channel=kind.per_channel,
-                    reduce_range=preset.reduce_range,
-                    **selection,
-                )
-    except Exception as exc:
-        raise QuantizationError(
-            f"model {spec.name!r}: onnxruntime.quantization failed on candidate {candidate}: "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
+        if reader is not None:
+            quantize_static(
+                str(source),
+                str(target),
+                reader,
+                quant_format=QuantFormat.QDQ,
+                activation_type=QuantType.QInt8,
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                reduce_range=preset.reduce_range,
+                calibrate_method=CalibrationMethod.MinMax,
+                **selection,
+            )
+        else:
+            dynamic_int8(source, target, per_channel=kind.per_channel, preset=preset, **selection)
     return target
 
 
+def dynamic_int8(
+    source: Path, target: Path, *, per_channel: bool, preset: QuantPreset, **options: Any
+) -> None:
+    """onnxruntime's dynamic quantization, int8 weights, with the target preset's `reduce_range`."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(
+        str(source),
+        str(target),
+        weight_type=QuantType.QInt8,
+        per_channel=per_channel,
+        reduce_range=preset.reduce_range,
+        **options,
+    )
+
+
 @contextlib.contextmanager
-def _quiet_root_logger() -> Iterator[None]:
-    """onnxruntime.quantization logs advice ("consider pre-processing") on the root logger."""
+def quantizer_run(spec: ModelSpec, candidate: str) -> Iterator[None]:
+    """A run of onnxruntime.quantization: its failure is the build's QuantizationError, and the advice
+    it logs on the root logger ("consider pre-processing") is quieted."""
     root = logging.getLogger()
     level = root.level
     root.setLevel(logging.ERROR)
     try:
         yield
+    except Exception as exc:
+        raise QuantizationError(
+            f"model {spec.name!r}: onnxruntime.quantization failed on candidate {candidate}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
     finally:
         root.setLevel(level)
