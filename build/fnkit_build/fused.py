@@ -47,7 +47,11 @@ def export_torchscript(module: Any, example_inputs: Feeds, spec: ModelSpec, path
 def fuse(source: Path, target: Path, decl: OptimizerDecl, spec: ModelSpec) -> FusedGraph:
     """Run onnxruntime's transformer optimizer; ExportError if it fuses nothing."""
     from onnxruntime.transformers import optimizer
+    from onnxruntime.transformers.fusion_options import FusionOptions
 
+    options = FusionOptions(decl.model_type)
+    for name, enabled in decl.fusions.items():
+        setattr(options, f"enable_{name}", enabled)
     sink = io.StringIO()
     with contextlib.redirect_stdout(sink), contextlib.redirect_stderr(sink):
         model = optimizer.optimize_model(
@@ -55,6 +59,7 @@ def fuse(source: Path, target: Path, decl: OptimizerDecl, spec: ModelSpec) -> Fu
             model_type=decl.model_type,
             num_heads=decl.num_heads,
             hidden_size=decl.hidden_size,
+            optimization_options=options,
             opt_level=0,
         )
         stats = model.get_fused_operator_statistics()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import statistics
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from fnkit_build.exceptions import GateError
 from fnkit_build.inference import open_session, run_session
 from fnkit_build.invariance import check_invariance
 from fnkit_build.registry import GateSpec, ModelSpec
+from fnkit_build.serving import session_optimizers_off
 from fnkit_build.types import Array, Feeds, take
 
 FASTER_MARGIN = 0.2
@@ -124,9 +126,10 @@ def score(
     return metric, raw, reasons, extra
 
 
-def measure_latency_ms(path: Path, feeds: Feeds) -> float:
-    """p50 wall time of one single-item run on a 1-thread session of the file as written."""
-    session = open_session(path, threads=1)
+def measure_latency_ms(path: Path, feeds: Feeds, disabled: Sequence[str] = ()) -> float:
+    """p50 wall time of one single-item run on a 1-thread session of the file as written (without
+    the graph transformers in `disabled`)."""
+    session = open_session(path, threads=1, disabled=disabled)
     one = {name: value for name, value in take(feeds, 0, 1).items() if name in _input_names(session)}
     for _ in range(5):
         session.run(None, one)
@@ -157,7 +160,8 @@ def evaluate(
 ) -> Evaluation:
     """Score and time one candidate file; the metric scores its outputs as the function serves them."""
     size = path.stat().st_size
-    session = open_session(path, threads=1)
+    disabled = session_optimizers_off(spec.optimizer, name)
+    session = open_session(path, threads=1, disabled=disabled)
     invariance = check_invariance(spec, session, feeds, pad_values)
     outputs = invariance.outputs if invariance.passed else run_session(session, feeds, spec)
     metric, raw, reasons, extra = score(spec.gate, outputs, reference, labels)
@@ -169,7 +173,7 @@ def evaluate(
     extra["size_ratio"] = ratio
     if spec.gate.max_size_ratio is not None and ratio > spec.gate.max_size_ratio:
         reasons.append(f"size {ratio:.1%} of fp32 exceeds {spec.gate.max_size_ratio:.0%}")
-    latency = measure_latency_ms(path, feeds)
+    latency = measure_latency_ms(path, feeds, disabled)
     return Evaluation(
         name,
         path,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,15 @@ def run_torch(module: Any, feeds: Feeds, spec: ModelSpec) -> dict[str, Array]:
     return _concat(chunks, spec)
 
 
-def open_session(path: Path, threads: int = 1, optimized_path: Path | None = None, level: str = "all") -> Any:
-    """An ONNX Runtime CPU session with fixed thread counts (1 by default, as Lambda's small sizes)."""
+def open_session(
+    path: Path,
+    threads: int = 1,
+    optimized_path: Path | None = None,
+    level: str = "all",
+    disabled: Sequence[str] = (),
+) -> Any:
+    """An ONNX Runtime CPU session with fixed thread counts (1 by default, as Lambda's small sizes),
+    without the graph transformers named in `disabled`."""
     import onnxruntime as ort
 
     levels = {
@@ -39,7 +47,7 @@ def open_session(path: Path, threads: int = 1, optimized_path: Path | None = Non
         "extended": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
         "all": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
     }
-    return _session(path, threads, levels[level], optimized_path)
+    return _session(path, threads, levels[level], optimized_path, disabled)
 
 
 def open_served_session(path: Path, *, optimized: bool, threads: int = 1) -> Any:
@@ -49,7 +57,9 @@ def open_served_session(path: Path, *, optimized: bool, threads: int = 1) -> Any
     return _session(path, threads, graph_optimization_level(optimized), None)
 
 
-def _session(path: Path, threads: int, level: Any, optimized_path: Path | None) -> Any:
+def _session(
+    path: Path, threads: int, level: Any, optimized_path: Path | None, disabled: Sequence[str] = ()
+) -> Any:
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -59,7 +69,12 @@ def _session(path: Path, threads: int, level: Any, optimized_path: Path | None) 
     options.graph_optimization_level = level
     if optimized_path is not None:
         options.optimized_model_filepath = str(optimized_path)
-    return ort.InferenceSession(str(path), sess_options=options, providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(
+        str(path),
+        sess_options=options,
+        providers=["CPUExecutionProvider"],
+        **({"disabled_optimizers": list(disabled)} if disabled else {}),
+    )
 
 
 def run_session(session: Any, feeds: Feeds, spec: ModelSpec) -> dict[str, Array]:

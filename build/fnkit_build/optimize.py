@@ -10,6 +10,7 @@ un-optimized file ships instead (optimized=False), which is always safe.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,18 +30,26 @@ class OptimizeOutcome:
 
 
 def optimize_offline(
-    source: Path, target: Path, spec: ModelSpec, *, feeds: Feeds, tolerance: Tolerance, max_bytes: int | None
+    source: Path,
+    target: Path,
+    spec: ModelSpec,
+    *,
+    feeds: Feeds,
+    tolerance: Tolerance,
+    max_bytes: int | None,
+    disabled: Sequence[str] = (),
 ) -> OptimizeOutcome:
-    """Write an offline-optimized copy of `source` to `target` and verify it; fall back to `source`."""
+    """Write an offline-optimized copy of `source` to `target` (without the graph transformers in
+    `disabled`) and verify it; fall back to `source`."""
     try:
-        open_session(source, threads=1, optimized_path=target, level=LEVEL)
+        open_session(source, threads=1, optimized_path=target, level=LEVEL, disabled=disabled)
         # as the function loads an optimized file
         optimized = run_session(open_served_session(target, optimized=True), feeds, spec)
     except Exception as exc:
         return OptimizeOutcome(
             source, False, f"optimized file unusable ({type(exc).__name__}: {exc}); kept raw"
         )
-    expected = run_session(open_session(source, threads=1), feeds, spec)
+    expected = run_session(open_session(source, threads=1, disabled=disabled), feeds, spec)
     failing = [d for d in compare(optimized, expected, tolerance) if not d.ok]
     if failing:
         worst = max(d.max_abs for d in failing)
@@ -48,4 +57,5 @@ def optimize_offline(
     size = target.stat().st_size
     if max_bytes is not None and size > max_bytes:
         return OptimizeOutcome(source, False, f"optimized file {size} bytes exceeds {max_bytes}; kept raw")
-    return OptimizeOutcome(target, True, f"ORT_ENABLE_{LEVEL.upper()} offline, outputs verified")
+    without = f" without {', '.join(disabled)}" if disabled else ""
+    return OptimizeOutcome(target, True, f"ORT_ENABLE_{LEVEL.upper()} offline{without}, outputs verified")

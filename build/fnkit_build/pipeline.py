@@ -43,7 +43,7 @@ from fnkit_build.project import cache_dir
 from fnkit_build.quantize import check_calibration, quantize
 from fnkit_build.registry import ModelSpec, Registry
 from fnkit_build.repair import RepairContext, repair_failing, repair_lines
-from fnkit_build.serving import FUSED_FP32, FUSED_PREFIX
+from fnkit_build.serving import FUSED_FP32, FUSED_PREFIX, session_optimizers_off
 from fnkit_build.types import Array, ModelBundle
 from fnkit_build.verify import Verification, VerifyInputs, check_targets, golden_tolerances, skipped, verify
 
@@ -331,6 +331,7 @@ def _optimize(
             feeds=bundle.eval_inputs,
             tolerance=spec.tolerance,
             max_bytes=max_bytes,
+            disabled=session_optimizers_off(spec.optimizer, chosen.name),
         )
         p.detail = outcome.note
     return outcome.path, outcome.optimized

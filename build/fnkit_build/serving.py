@@ -8,6 +8,9 @@
   optimizer (`onnxruntime.transformers.optimizer.optimize_model`), fuse, and quantize; the fused
   candidates are gated like any other. `factory_args` go to the factory for that export only (for
   Hugging Face models `attn_implementation = "eager"`: the optimizer's patterns do not match SDPA).
+  `fusions` turns single fusions of the optimizer on or off by their `FusionOptions` names without
+  `enable_` (`{ skip_layer_norm = false }` keeps `Add` + `LayerNormalization`, which onnxruntime
+  1.32's CPU kernels run faster than its `SkipLayerNormalization`: docs/performance.md).
 - `text.on_overflow` lives in the registry's text table (`fnkit_build.registry._text`).
 """
 
@@ -23,7 +26,21 @@ from fnkit_runtime.vocabulary import Candidate
 if TYPE_CHECKING:
     from fnkit_build.registry import _Entry
 
-OPTIMIZER_KEYS = ("model_type", "num_heads", "hidden_size", "factory_args", "quantization")
+OPTIMIZER_KEYS = ("model_type", "num_heads", "hidden_size", "factory_args", "quantization", "fusions")
+FUSIONS: dict[str, tuple[str, ...]] = {
+    "attention": ("AttentionFusion",),
+    "bias_gelu": ("BiasGeluFusion",),
+    "bias_skip_layer_norm": ("SkipLayerNormFusion",),
+    "embed_layer_norm": ("EmbedLayerNormFusion",),
+    "gelu": ("GeluFusion",),
+    "gelu_approximation": (),
+    "layer_norm": ("LayerNormFusion",),
+    "skip_layer_norm": ("SkipLayerNormFusion",),
+}
+"""Fusions of onnxruntime's transformer optimizer a registry may turn on or off
+(`onnxruntime.transformers.fusion_options.FusionOptions.enable_<name>`), each with the graph
+transformers of onnxruntime's own session optimizer that would make the same fusion again: the
+offline optimization disables those when the fusion is off, or the shipped file would have it anyway."""
 OPTIMIZER_MODEL_TYPES = ("bert", "bart", "gpt2", "t5", "vit", "clip", "unet", "phi", "swin")
 """`model_type`s of onnxruntime.transformers.optimizer this kit lets a registry name."""
 FUSABLE_CANDIDATES = (Candidate.INT8_DYNAMIC, Candidate.INT8_DYNAMIC_PER_CHANNEL)
@@ -45,11 +62,27 @@ class OptimizerDecl:
     hidden_size: int
     factory_args: Mapping[str, Any] = field(default_factory=dict)
     quantization: tuple[str, ...] = FUSABLE_CANDIDATES[1:]
+    fusions: Mapping[str, bool] = field(default_factory=dict)
+    """Fusion name (one of FUSIONS) -> on/off; the optimizer's defaults for the rest."""
+
+    @property
+    def session_optimizers_off(self) -> tuple[str, ...]:
+        """onnxruntime graph transformers to disable so that the fusions turned off stay off."""
+        off = (name for name, enabled in self.fusions.items() if not enabled)
+        return tuple(dict.fromkeys(t for name in off for t in FUSIONS[name]))
 
     @property
     def candidates(self) -> tuple[str, ...]:
         """The fused candidates' names, the fused fp32 graph first."""
         return (FUSED_FP32, *(FUSED_PREFIX + name for name in self.quantization))
+
+
+def session_optimizers_off(optimizer: OptimizerDecl | None, candidate: str) -> tuple[str, ...]:
+    """The onnxruntime graph transformers every session of `candidate` runs without: for a fused
+    candidate, those that would redo the fusions its registry turned off; none otherwise."""
+    if optimizer is None or not candidate.startswith(FUSED_PREFIX):
+        return ()
+    return optimizer.session_optimizers_off
 
 
 def fused_base(candidate: str) -> Candidate:
@@ -94,4 +127,15 @@ def optimizer(entry: _Entry, model_quantization: tuple[str, ...]) -> OptimizerDe
         hidden_size=hidden,
         factory_args=dict(entry.get("optimizer.factory_args", dict, {})),
         quantization=tuple(dict.fromkeys(names)),
+        fusions=_fusions(entry),
     )
+
+
+def _fusions(entry: _Entry) -> dict[str, bool]:
+    table = dict(entry.get("optimizer.fusions", dict, {}))
+    for name, value in table.items():
+        if name not in FUSIONS:
+            raise entry.fail("optimizer.fusions", f"{name!r} is not one of {', '.join(FUSIONS)}")
+        if not isinstance(value, bool):
+            raise entry.fail(f"optimizer.fusions.{name}", f"{value!r} is not true or false")
+    return table

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from fnkit_build.serving import FUSED_FP32, OptimizerDecl, fused_base
+from fnkit_build.serving import FUSED_FP32, OptimizerDecl, fused_base, session_optimizers_off
 from fnkit_runtime.vocabulary import Candidate
 
 
@@ -46,3 +46,25 @@ def test_a_fused_candidate_has_its_base_candidates_properties(
 def test_a_name_outside_the_vocabulary_has_no_base() -> None:
     with pytest.raises(ValueError):
         fused_base("fused-int8-static-qdq-typo")
+
+
+@pytest.mark.parametrize(
+    ("fusions", "candidate", "off"),
+    [
+        ({"skip_layer_norm": False}, "fused-int8-dynamic-per-channel", ("SkipLayerNormFusion",)),
+        ({"skip_layer_norm": False, "bias_skip_layer_norm": False}, "fused-fp32", ("SkipLayerNormFusion",)),
+        ({"skip_layer_norm": False, "gelu": True}, "fused-fp32", ("SkipLayerNormFusion",)),
+        ({"skip_layer_norm": False}, "int8-dynamic-per-channel", ()),
+        ({"gelu_approximation": False}, "fused-fp32", ()),
+        ({}, "fused-fp32", ()),
+    ],
+)
+def test_a_fusion_turned_off_stays_off_in_onnxruntimes_session_optimizer(
+    fusions: dict[str, bool], candidate: str, off: tuple[str, ...]
+) -> None:
+    # GIVEN an optimizer declaration that turns fusions on or off
+    decl = OptimizerDecl(model_type="bert", num_heads=12, hidden_size=384, fusions=fusions)
+    # THEN a fused candidate's sessions run without the graph transformers that would redo a fusion
+    # turned off (once each); a plain candidate's, and a fusion onnxruntime never redoes, disable nothing
+    assert session_optimizers_off(decl, candidate) == off
+    assert session_optimizers_off(None, candidate) == ()

@@ -112,3 +112,25 @@ def test_golden_samples_reproduce_on_the_artifact(built_models: Path, model: str
             outputs = session.run(None, feeds)
         for spec, value in zip(manifest.signature.outputs, outputs, strict=True):
             np.testing.assert_allclose(value, golden.outputs[spec.name], atol=golden.atol, rtol=golden.rtol)
+
+
+def test_minilm_ships_the_fusions_its_registry_asks_for(built_models: Path, repo_root: Path) -> None:
+    # GIVEN the registry's minilm entry, which turns the optimizer's skip_layer_norm fusion off
+    from fnkit_build.registry import load_registry
+
+    (spec,) = load_registry(repo_root / "models.toml").select(["minilm"])
+    assert spec.optimizer is not None and spec.optimizer.fusions == {"skip_layer_norm": False}
+    # WHEN the shipped (fused, offline-optimized) artifact's graph is read
+    import onnx
+
+    model_dir = built_models / "minilm" / "model"
+    manifest = load_manifest(model_dir)
+    graph = onnx.load(str(model_dir / manifest.artifact.file)).graph
+    operators = {node.op_type for node in graph.node}
+    # THEN onnxruntime's offline optimization did not fuse Add + LayerNormalization back into
+    # SkipLayerNormalization, and the manifest records the optimizer's fusions as shipped
+    assert manifest.variant.startswith("fused-") and manifest.artifact.optimized
+    assert "SkipLayerNormalization" not in operators and "LayerNormalization" in operators
+    assert {"QAttention", "BiasGelu"} <= operators
+    assert manifest.artifact.fused_operators["LayerNormalization"] == 12
+    assert "SkipLayerNormalization" not in manifest.artifact.fused_operators

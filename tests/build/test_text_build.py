@@ -149,6 +149,18 @@ def test_fused_candidates_are_exported_fused_checked_and_gated(
             r"optimizer\.quantization",
             id="static",
         ),
+        pytest.param(
+            'optimizer = { model_type = "bert", num_heads = 2, hidden_size = 32, '
+            "fusions = { skip_norm = false } }",
+            r"optimizer\.fusions.*'skip_norm' is not one of",
+            id="fusion-name",
+        ),
+        pytest.param(
+            'optimizer = { model_type = "bert", num_heads = 2, hidden_size = 32, '
+            'fusions = { skip_layer_norm = "off" } }',
+            r"optimizer\.fusions\.skip_layer_norm.*not true or false",
+            id="fusion-value",
+        ),
         pytest.param('execution = ["sorted"]', "execution", id="execution"),
         pytest.param("execution = []", "execution", id="no-execution"),
     ],
