@@ -32,24 +32,35 @@ START = datetime(2026, 1, 1, 12, 0, 30, tzinfo=UTC)
 END = datetime(2026, 1, 1, 12, 4, 10, tzinfo=UTC)
 
 
-def _query(prefix: str, metric: str, stat: str, version: str, period: int) -> dict[str, object]:
+def _stat_query(
+    prefix: str,
+    metric: str,
+    stat: str,
+    version: str,
+    period: int,
+    *,
+    namespace: str,
+    dimensions: dict[str, str],
+) -> dict[str, object]:
+    """The GetMetricData query of one statistic of one version: the exact request is the contract."""
     return {
         "Id": f"{prefix}_v{version}",
         "MetricStat": {
             "Metric": {
-                "Namespace": "AWS/Lambda",
+                "Namespace": namespace,
                 "MetricName": metric,
-                "Dimensions": [
-                    {"Name": "FunctionName", "Value": "fn"},
-                    {"Name": "Resource", "Value": "fn:live"},
-                    {"Name": "ExecutedVersion", "Value": version},
-                ],
+                "Dimensions": [{"Name": name, "Value": value} for name, value in dimensions.items()],
             },
             "Period": period,
             "Stat": stat,
         },
         "ReturnData": True,
     }
+
+
+def _query(prefix: str, metric: str, stat: str, version: str, period: int) -> dict[str, object]:
+    dimensions = {"FunctionName": "fn", "Resource": "fn:live", "ExecutedVersion": version}
+    return _stat_query(prefix, metric, stat, version, period, namespace="AWS/Lambda", dimensions=dimensions)
 
 
 def test_window_aligns_to_minutes_with_one_period():
@@ -118,23 +129,8 @@ def test_reader_queries_each_version_by_executed_version_and_pages():
 
 
 def _emf_query(prefix: str, metric: str, stat: str, version: str, period: int) -> dict[str, object]:
-    return {
-        "Id": f"{prefix}_v{version}",
-        "MetricStat": {
-            "Metric": {
-                "Namespace": "fnkit",
-                "MetricName": metric,
-                "Dimensions": [
-                    {"Name": "service", "Value": "fnkit"},
-                    {"Name": "model", "Value": "digits"},
-                    {"Name": "function_version", "Value": version},
-                ],
-            },
-            "Period": period,
-            "Stat": stat,
-        },
-        "ReturnData": True,
-    }
+    dimensions = {"service": "fnkit", "model": "digits", "function_version": version}
+    return _stat_query(prefix, metric, stat, version, period, namespace="fnkit", dimensions=dimensions)
 
 
 EMF_QUERIES = (
