@@ -62,36 +62,18 @@ def make_variant(
     )
 
 
+# (variant, cold ms, footprint bytes, handler batch-1 ms per thread count, raw batch-1 ms, peak MB)
+VARIANTS = (
+    (VARIANT_TORCH, 2000.0, 900_000_000, {1: 20.0, 2: 12.0}, {1: 19.0, 2: 11.0}, 300.0),
+    (VARIANT_ONNX_FP32, 300.0, 170_000_000, {1: 8.0, 2: 5.0}, {1: 7.5, 2: 4.5}, 100.0),
+    (VARIANT_SHIPPED, 200.0, 120_000_000, {1: 2.05, 2: 1.36}, {1: 2.0, 2: 1.3}, 100.0),
+    (VARIANT_FLOOR, 190.0, 119_000_000, {1: 2.01, 2: 1.31}, {1: 2.0, 2: 1.3}, 100.0),
+)
+
+
 @pytest.fixture
 def variants() -> list[VariantResult]:
     return [
-        make_variant(
-            VARIANT_TORCH,
-            cold_ms=2000.0,
-            footprint=900_000_000,
-            handler_ms={1: 20.0, 2: 12.0},
-            raw_ms={1: 19.0, 2: 11.0},
-            peak_mb=300.0,
-        ),
-        make_variant(
-            VARIANT_ONNX_FP32,
-            cold_ms=300.0,
-            footprint=170_000_000,
-            handler_ms={1: 8.0, 2: 5.0},
-            raw_ms={1: 7.5, 2: 4.5},
-        ),
-        make_variant(
-            VARIANT_SHIPPED,
-            cold_ms=200.0,
-            footprint=120_000_000,
-            handler_ms={1: 2.05, 2: 1.36},
-            raw_ms={1: 2.0, 2: 1.3},
-        ),
-        make_variant(
-            VARIANT_FLOOR,
-            cold_ms=190.0,
-            footprint=119_000_000,
-            handler_ms={1: 2.01, 2: 1.31},
-            raw_ms={1: 2.0, 2: 1.3},
-        ),
+        make_variant(variant, cold_ms=cold, footprint=footprint, handler_ms=handler, raw_ms=raw, peak_mb=peak)
+        for variant, cold, footprint, handler, raw, peak in VARIANTS
     ]
