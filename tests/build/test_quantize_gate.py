@@ -12,7 +12,7 @@ from fnkit_build.cpus import host_cpu_flags, target_preset
 from fnkit_build.exceptions import GateError
 from fnkit_build.gate import Evaluation, choose, nearest_neighbours, score
 from fnkit_build.pipeline import BuildOptions, build_models
-from fnkit_build.registry import GateSpec, load_registry
+from fnkit_build.registry import GateSpec, Registry, load_registry
 from fnkit_runtime.manifest import load_manifest
 
 
@@ -127,19 +127,20 @@ def test_score_nearest_neighbour_and_cosine() -> None:
     assert any("changed nearest neighbour" in r for r in reasons)
 
 
+def _hostile_registry(
+    write_registry: Callable[[str], Path], templates: Any, quantization: str, gate_extra: str = ""
+) -> Registry:
+    """The registry of the weight-outlier model `hostile`, with these candidates and gate extras."""
+    text = templates.mlp("hostile", "hostile", quantization=quantization, gate_extra=gate_extra)
+    return load_registry(write_registry(text))
+
+
 def test_hostile_model_falls_back_to_fp32_without_repair(
     write_registry: Callable[[str], Path], templates: Any, tmp_path: Path
 ) -> None:
     # GIVEN a model whose weight outliers wipe out int8 (per tensor and per channel)
-    registry = load_registry(
-        write_registry(
-            templates.mlp(
-                "hostile",
-                "hostile",
-                quantization='["int8-dynamic", "int8-dynamic-per-channel", "int8-static-qdq"]',
-            )
-        )
-    )
+    quantization = '["int8-dynamic", "int8-dynamic-per-channel", "int8-static-qdq"]'
+    registry = _hostile_registry(write_registry, templates, quantization)
 
     # WHEN built without repair (test_repair.py covers the repair of such models)
     (result,) = build_models(registry, [], BuildOptions(out=tmp_path / "out", repair=False))
@@ -156,15 +157,8 @@ def test_hostile_model_fails_when_fp32_is_not_allowed(
     write_registry: Callable[[str], Path], templates: Any, tmp_path: Path
 ) -> None:
     # GIVEN the same model with a size bound that fp32 cannot meet
-    registry = load_registry(
-        write_registry(
-            templates.mlp(
-                "hostile",
-                "hostile",
-                quantization='["int8-dynamic-per-channel"]',
-                gate_extra=", max_size_ratio = 0.5",
-            )
-        )
+    registry = _hostile_registry(
+        write_registry, templates, '["int8-dynamic-per-channel"]', gate_extra=", max_size_ratio = 0.5"
     )
     out = tmp_path / "out"
 
