@@ -12,22 +12,28 @@ import pytest
 import torch
 from fnkit_build.exceptions import DynamicAxisError, ExportError, ParityError
 from fnkit_build.export import assert_dynamic_axes, export_onnx
-from fnkit_build.factory import load_bundle
+from fnkit_build.factory import ModelBundle, load_bundle
 from fnkit_build.inference import open_session, run_session, run_torch
 from fnkit_build.parity import check_parity
-from fnkit_build.registry import Tolerance, load_registry
+from fnkit_build.registry import ModelSpec, Tolerance, load_registry
+
+TinyLoader = Callable[..., tuple[ModelSpec, ModelBundle]]
 
 
-def _spec(write_registry: Callable[[str], Path], text: str, name: str) -> Any:
-    return load_registry(write_registry(text)).models[name]
+@pytest.fixture
+def tiny(write_registry: Callable[[str], Path], templates: Any) -> TinyLoader:
+    """Load tiny classifier `name` (factory tiny_models.`factory`, templates.mlp options) and its bundle."""
+
+    def load(name: str, factory: str, **options: str) -> tuple[ModelSpec, ModelBundle]:
+        spec = load_registry(write_registry(templates.mlp(name, factory, **options))).models[name]
+        return spec, load_bundle(spec)
+
+    return load
 
 
-def test_export_tiny_model_is_dynamic_and_matches_torch(
-    write_registry: Callable[[str], Path], templates: Any, tmp_path: Path
-) -> None:
+def test_export_tiny_model_is_dynamic_and_matches_torch(tiny: TinyLoader, tmp_path: Path) -> None:
     # GIVEN a tiny classifier and its registry entry
-    spec = _spec(write_registry, templates.mlp("mlp", "mlp"), "mlp")
-    bundle = load_bundle(spec)
+    spec, bundle = tiny("mlp", "mlp")
     path = tmp_path / "mlp.onnx"
 
     # WHEN exported
@@ -49,12 +55,9 @@ def test_export_tiny_model_is_dynamic_and_matches_torch(
     assert diffs[0].max_abs < 1e-5
 
 
-def test_dynamic_axis_assertion_catches_a_graph_with_a_fixed_batch(
-    write_registry: Callable[[str], Path], templates: Any, tmp_path: Path
-) -> None:
+def test_dynamic_axis_assertion_catches_a_graph_with_a_fixed_batch(tiny: TinyLoader, tmp_path: Path) -> None:
     # GIVEN a graph exported without dynamic axes: its batch is fixed at the example's 3
-    spec = _spec(write_registry, templates.mlp("mlp", "mlp"), "mlp")
-    bundle = load_bundle(spec)
+    spec, bundle = tiny("mlp", "mlp")
     path = tmp_path / "static.onnx"
     torch.onnx.export(
         bundle.module,
@@ -71,33 +74,24 @@ def test_dynamic_axis_assertion_catches_a_graph_with_a_fixed_batch(
         assert_dynamic_axes(path, spec, bundle.example_inputs)
 
 
-def test_dynamic_axis_assertion_catches_a_specializing_forward(
-    write_registry: Callable[[str], Path], templates: Any, tmp_path: Path
-) -> None:
+def test_dynamic_axis_assertion_catches_a_specializing_forward(tiny: TinyLoader, tmp_path: Path) -> None:
     # GIVEN a module whose forward hard-codes the example batch (reshape(2, -1)), exported with dynamic axes
-    spec = _spec(write_registry, templates.mlp("spec", "specialized", quantization="[]"), "spec")
-    bundle = load_bundle(spec)
+    spec, bundle = tiny("spec", "specialized", quantization="[]")
 
     # WHEN exported THEN the silent specialization is caught on the output
     with pytest.raises(DynamicAxisError, match="'logits' axis 0 \\(batch\\) is fixed at 2"):
         export_onnx(bundle.module, bundle.example_inputs, spec, tmp_path / "spec.onnx")
 
 
-def test_example_batch_of_one_is_refused(
-    write_registry: Callable[[str], Path], templates: Any, tmp_path: Path
-) -> None:
-    spec = _spec(write_registry, templates.mlp("mlp", "mlp"), "mlp")
-    bundle = load_bundle(spec)
+def test_example_batch_of_one_is_refused(tiny: TinyLoader, tmp_path: Path) -> None:
+    spec, bundle = tiny("mlp", "mlp")
     with pytest.raises(ExportError, match="batch 1"):
         export_onnx(bundle.module, {"x": bundle.example_inputs["x"][:1]}, spec, tmp_path / "one.onnx")
 
 
-def test_unexportable_model_is_an_export_error(
-    write_registry: Callable[[str], Path], templates: Any, tmp_path: Path
-) -> None:
+def test_unexportable_model_is_an_export_error(tiny: TinyLoader, tmp_path: Path) -> None:
     # GIVEN a module with Python control flow on a tensor's value
-    spec = _spec(write_registry, templates.mlp("dd", "unexportable", quantization="[]"), "dd")
-    bundle = load_bundle(spec)
+    spec, bundle = tiny("dd", "unexportable", quantization="[]")
 
     # WHEN exported THEN one ExportError names the model and the exporter's reason
     with pytest.raises(ExportError, match="model 'dd' cannot be exported") as info:
