@@ -148,6 +148,19 @@ def _manifest(
     )
 
 
+def _golden(
+    request: dict[str, Any],
+    output: str,
+    expected: Callable[[Any], np.ndarray],
+    *,
+    atol: float = 1e-5,
+    rtol: float = 1e-4,
+) -> list[GoldenSample]:
+    """The one golden sample of a tiny model: `request` and its `output` as numpy computes it."""
+    outputs = {output: expected(request["inputs"]).tolist()}
+    return [GoldenSample(request=request, outputs=outputs, atol=atol, rtol=rtol)]
+
+
 def write_manifest(model_dir: Path, manifest: Manifest) -> None:
     write_atomic(model_dir / "manifest.json", manifest.to_json().encode("utf-8"))
 
@@ -207,14 +220,7 @@ def build_digits(root: Path) -> TinyModel:
         inputs=[TensorSpec("pixels", "float32", ["batch", 1, 8, 8])],
         outputs=[TensorSpec("logits", "float32", ["batch", 10])],
         limits=Limits(max_batch=64, max_body_bytes=1_048_576),
-        golden=[
-            GoldenSample(
-                request=request,
-                outputs={"logits": expected(request["inputs"]).tolist()},
-                atol=1e-5,
-                rtol=1e-4,
-            )
-        ],
+        golden=_golden(request, "logits", expected),
         labels=[str(i) for i in range(10)],
     )
     write_manifest(model_dir, manifest)
@@ -248,14 +254,7 @@ def build_text(root: Path) -> TinyModel:
         inputs=token_inputs,
         outputs=[TensorSpec("embedding", "float32", ["batch", TEXT_DIM])],
         limits=Limits(max_batch=8, max_body_bytes=65_536, max_text_chars=200),
-        golden=[
-            GoldenSample(
-                request=request,
-                outputs={"embedding": expected(request["inputs"]).tolist()},
-                atol=1e-5,
-                rtol=1e-4,
-            )
-        ],
+        golden=_golden(request, "embedding", expected),
         text=TextSpec(
             tokenizer_file="tokenizer.json",
             max_length=TEXT_MAX_LENGTH,
@@ -297,7 +296,7 @@ def build_lookup(root: Path) -> TinyModel:
         inputs=[TensorSpec("index", "int64", ["batch"])],
         outputs=[TensorSpec("rows", "float32", ["batch", 3])],
         limits=Limits(max_batch=16),
-        golden=[GoldenSample(request=request, outputs={"rows": expected([0, 4]).tolist()}, atol=0, rtol=0)],
+        golden=_golden(request, "rows", expected, atol=0, rtol=0),
     )
     write_manifest(model_dir, manifest)
     return TinyModel("lookup", model_dir, weights, manifest, expected)
