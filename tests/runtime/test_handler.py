@@ -27,17 +27,20 @@ def _request_body(event: dict[str, Any], kind: str) -> dict[str, Any]:
     return event if kind == "direct" else json.loads(event["body"])
 
 
+def _served_prediction(harness: Any, serve: Any, model: str, kind: str) -> tuple[Any, dict[str, Any], Any]:
+    """Serve `model` and run its shipped event of this kind: the model, the body, the request inputs."""
+    served = serve(model)
+    event = load_event(f"{model}-{kind}")
+    body = _prediction(harness, event, kind)
+    return served, body, _request_body(event, kind)["inputs"]
+
+
 @pytest.mark.parametrize("kind", [*API_TYPES, "direct"])
 def test_digits_prediction_matches_the_model_for_every_event_type(harness, serve, kind):
-    # GIVEN the digits function and its event of this type
-    model = serve("digits")
-    event = load_event(f"digits-{kind}")
-
-    # WHEN the handler runs it
-    body = _prediction(harness, event, kind)
+    # GIVEN the digits function and its event of this type WHEN the handler runs it
+    model, body, pixels = _served_prediction(harness, serve, "digits", kind)
 
     # THEN the logits are the model's, with labels, versions and the batch size
-    pixels = _request_body(event, kind)["inputs"]
     expected = model.expected(pixels)
     np.testing.assert_allclose(body["outputs"]["logits"], expected, rtol=1e-5, atol=1e-5)
     assert body["model"] == "digits"
@@ -50,15 +53,10 @@ def test_digits_prediction_matches_the_model_for_every_event_type(harness, serve
 
 @pytest.mark.parametrize("kind", [*API_TYPES, "direct"])
 def test_minilm_embeddings_match_the_model_for_every_event_type(harness, serve, kind):
-    # GIVEN the text function (real MiniLM tokenizer, tiny pooling graph)
-    model = serve("minilm")
-    event = load_event(f"minilm-{kind}")
-
-    # WHEN the handler runs the sentences
-    body = _prediction(harness, event, kind)
+    # GIVEN the text function (real MiniLM tokenizer, tiny pooling graph) WHEN the handler runs the sentences
+    model, body, texts = _served_prediction(harness, serve, "minilm", kind)
 
     # THEN the embeddings equal a per-sentence numpy computation (padding is masked out)
-    texts = _request_body(event, kind)["inputs"]
     np.testing.assert_allclose(body["outputs"]["embedding"], model.expected(texts), rtol=1e-5, atol=1e-5)
     assert body["predictions"] == []
     assert body["model_version"] == model.manifest.model_version
