@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 from fnkit_ops.bench.constants import VARIANT_FLOOR, VARIANT_ONNX_FP32, VARIANT_SHIPPED, VARIANT_TORCH
 from fnkit_ops.bench.prices import ArchPrice, PriceTable
@@ -19,6 +22,18 @@ def prices() -> PriceTable:
             "arm64": ArchPrice(gb_second_usd=0.00001, request_usd=0.0000002, relative_latency=1.5),
         },
     )
+
+
+@pytest.fixture
+def write_file(tmp_path: Path) -> Callable[[str, str], Path]:
+    """Write UTF-8 text to tmp_path/<name> and return its path (a user's price table or registry)."""
+
+    def write(name: str, text: str) -> Path:
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    return write
 
 
 def stats(p50: float, p99: float | None = None) -> LatencyStats:

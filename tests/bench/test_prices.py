@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ def test_default_table_has_both_lambda_architectures() -> None:
     assert table.architectures["arm64"].gb_second_usd < table.architectures["x86_64"].gb_second_usd
 
 
-def test_json_override_changes_the_estimated_cost(tmp_path: Path) -> None:
+def test_json_override_changes_the_estimated_cost(write_file: Callable[[str, str], Path]) -> None:
     # GIVEN a table with twice the default GB-second price
     default = load_prices()
     doubled = {
@@ -32,10 +33,8 @@ def test_json_override_changes_the_estimated_cost(tmp_path: Path) -> None:
             for arch, p in default.architectures.items()
         },
     }
-    path = tmp_path / "prices.json"
-    path.write_text(json.dumps(doubled), encoding="utf-8")
     # WHEN it is loaded and used
-    table = load_prices(path)
+    table = load_prices(write_file("prices.json", json.dumps(doubled)))
     workload = Workload({1: 10.0}, cold_ms=100.0, peak_memory_mb=10.0)
     ours = estimate(workload, 1024, "x86_64", table, cold_fraction=0.0)
     theirs = estimate(workload, 1024, "x86_64", default, cold_fraction=0.0)
@@ -45,14 +44,12 @@ def test_json_override_changes_the_estimated_cost(tmp_path: Path) -> None:
     assert ours.cost_per_million_usd == pytest.approx(2 * duration_cost)
 
 
-def test_toml_override_with_one_architecture(tmp_path: Path) -> None:
-    path = tmp_path / "prices.toml"
-    path.write_text(
+def test_toml_override_with_one_architecture(write_file: Callable[[str, str], Path]) -> None:
+    text = (
         'source = "mine"\nbilling_granularity_ms = 100\n'
-        "[architectures.arm64]\ngb_second_usd = 0.00001\nrequest_usd = 0.0000002\nrelative_latency = 1.3\n",
-        encoding="utf-8",
+        "[architectures.arm64]\ngb_second_usd = 0.00001\nrequest_usd = 0.0000002\nrelative_latency = 1.3\n"
     )
-    table = load_prices(path)
+    table = load_prices(write_file("prices.toml", text))
     assert list(table.architectures) == ["arm64"]
     assert table.billing_granularity_ms == 100
     assert table.architectures["arm64"].relative_latency == 1.3
@@ -75,9 +72,10 @@ def test_toml_override_with_one_architecture(tmp_path: Path) -> None:
         pytest.param('{"architectures": {}}', "no architecture", id="empty"),
     ],
 )
-def test_bad_tables_are_clear_errors(tmp_path: Path, content: str, message: str) -> None:
-    path = tmp_path / "prices.json"
-    path.write_text(content, encoding="utf-8")
+def test_bad_tables_are_clear_errors(
+    write_file: Callable[[str, str], Path], content: str, message: str
+) -> None:
+    path = write_file("prices.json", content)
     with pytest.raises(PriceTableError, match=message):
         load_prices(path)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,10 +12,8 @@ from fnkit_ops.bench.registry_edit import write_memory_size
 
 
 @pytest.fixture
-def registry(repo_root: Path, tmp_path: Path) -> Path:
-    path = tmp_path / "models.toml"
-    path.write_text((repo_root / "models.toml").read_text(encoding="utf-8"), encoding="utf-8")
-    return path
+def registry(repo_root: Path, write_file: Callable[[str, str], Path]) -> Path:
+    return write_file("models.toml", (repo_root / "models.toml").read_text(encoding="utf-8"))
 
 
 def test_inline_function_table_is_edited_in_place(registry: Path) -> None:
@@ -30,12 +29,11 @@ def test_inline_function_table_is_edited_in_place(registry: Path) -> None:
     assert len(differing) == 1 and "3008" in differing[0][1]
 
 
-def test_subtable_form_is_edited(tmp_path: Path) -> None:
-    path = tmp_path / "models.toml"
-    path.write_text(
+def test_subtable_form_is_edited(write_file: Callable[[str, str], Path]) -> None:
+    path = write_file(
+        "models.toml",
         "# mine\n[models.a]\ntask = 'tensor'\n\n[models.a.function]\nmemory_mb = 512  # keep\n"
         "architecture = 'arm64'\n",
-        encoding="utf-8",
     )
     assert write_memory_size(path, "a", 1024)
     text = path.read_text(encoding="utf-8")
