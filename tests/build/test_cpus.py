@@ -236,63 +236,60 @@ def test_verification_runs_the_artifact_as_the_manifests_execution_serves_it(
 
 
 # --- bad input --------------------------------------------------------------------------------
-def _build_error(path: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> str:
-    code = main(["build", "--registry", str(path), "--out", str(out)])
-    err = capsys.readouterr().err.strip()
-    assert code == 1
-    assert err.startswith("fnkit build: error: ") and "\n" not in err and "Traceback" not in err
-    assert not (out / "sat" / "model").exists()
-    return err
+BuildError = Callable[[str], str]
+
+
+@pytest.fixture
+def build_error(
+    write_registry: Callable[[str], Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> BuildError:
+    """Build this registry text: it must fail with exit 1, one line on stderr and nothing written."""
+
+    def build(text: str) -> str:
+        out = tmp_path / "out"
+        code = main(["build", "--registry", str(write_registry(text)), "--out", str(out)])
+        err = capsys.readouterr().err.strip()
+        assert code == 1
+        assert err.startswith("fnkit build: error: ") and "\n" not in err and "Traceback" not in err
+        assert not (out / "sat" / "model").exists()
+        return err
+
+    return build
 
 
 def test_a_class_this_host_cannot_emulate_is_a_build_error(
-    write_registry: Callable[[str], Path],
-    templates: Any,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    build_error: BuildError, templates: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a VNNI target (qemu cannot emulate AVX-512) on a build host without VNNI
     _fake_host(monkeypatch, tmp_path, AVX2_HOST)
-    path = write_registry(templates.saturating(', cpus = ["x86_64-avx512-vnni"]'))
 
     # WHEN built THEN one error names the class and why, before any work
-    err = _build_error(path, tmp_path / "out", capsys)
+    err = build_error(templates.saturating(', cpus = ["x86_64-avx512-vnni"]'))
     assert "target CPU class x86_64-avx512-vnni" in err and "cannot be emulated" in err
     assert "lacks avx512_vnni" in err
 
 
 def test_a_missing_emulator_is_a_build_error(
-    write_registry: Callable[[str], Path],
-    templates: Any,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    build_error: BuildError, templates: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN a machine without qemu-user-static
     monkeypatch.setattr(emulation.shutil, "which", lambda name: None)
-    path = write_registry(templates.saturating())
 
     # WHEN built THEN the error names the class, the emulator and how to install it
-    err = _build_error(path, tmp_path / "out", capsys)
+    err = build_error(templates.saturating())
     assert "target CPU class x86_64-avx2: qemu-x86_64-static is not installed" in err
     assert "make emulators" in err
 
 
 def test_a_failing_emulation_root_is_a_build_error(
-    write_registry: Callable[[str], Path],
-    templates: Any,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
+    build_error: BuildError, templates: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # GIVEN an arm64 model whose Debian root cannot be made (a suite debootstrap does not know)
     monkeypatch.setenv("FNKIT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setattr(emulation, "DEBIAN_SUITE", "no-such-suite")
-    path = write_registry(templates.saturating().replace('"x86_64"', '"arm64"'))
 
     # WHEN built THEN the error names the class and the failing step; no root is marked ready
-    err = _build_error(path, tmp_path / "out", capsys)
+    err = build_error(templates.saturating().replace('"x86_64"', '"arm64"'))
     assert "target CPU class arm64-graviton2" in err
     assert "emulation root" in err or "needs root" in err or "is not installed" in err
     assert not list((tmp_path / "cache").glob(f"emulation/*/{emulation.READY_MARK}"))
