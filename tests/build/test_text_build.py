@@ -12,7 +12,7 @@ from fnkit_build.cpus import QuantPreset, target_preset
 from fnkit_build.exceptions import RegistryError
 from fnkit_build.pipeline import BuildOptions, build_models
 from fnkit_build.registry import load_registry
-from fnkit_runtime.manifest import load_manifest
+from fnkit_runtime.manifest import Manifest, load_manifest
 
 TINY_BERT = """
 [models.tinybert]
@@ -49,22 +49,21 @@ OPTIMIZER = (
 )
 
 
-def _mlp(templates: Any, execution: str) -> str:
+def _built_mlp(write_registry: Callable[[str], Path], templates: Any, out: Path, execution: str) -> Manifest:
+    """Build the tiny mlp with a dynamic int8 candidate and these executions; its manifest."""
     text: str = templates.mlp("mlp", "mlp", quantization='["int8-dynamic"]')
-    return text.replace('task = "classification"', f'task = "classification"\nexecution = {execution}')
+    text = text.replace('task = "classification"', f'task = "classification"\nexecution = {execution}')
+    (result,) = build_models(load_registry(write_registry(text)), [], BuildOptions(out=out))
+    return load_manifest(result.model_dir)
 
 
 def test_the_invariance_gate_rejects_a_batch_dependent_candidate(
     write_registry: Callable[[str], Path], templates: Any, tmp_path: Path
 ) -> None:
-    # GIVEN a model whose only execution is one call per request, and a dynamic int8 candidate
-    registry = load_registry(write_registry(_mlp(templates, '["batch"]')))
-
-    # WHEN built
-    (result,) = build_models(registry, [], BuildOptions(out=tmp_path / "out"))
+    # GIVEN a model whose only execution is one call per request, and a dynamic int8 candidate WHEN built
+    manifest = _built_mlp(write_registry, templates, tmp_path / "out", '["batch"]')
 
     # THEN dynamic int8 (one activation scale over the batch) is rejected with its number; fp32 ships
-    manifest = load_manifest(result.model_dir)
     int8 = next(c for c in manifest.candidates if c.name == "int8-dynamic")
     assert not int8.passed
     assert "not batch-invariant" in int8.reason
@@ -75,14 +74,10 @@ def test_the_invariance_gate_rejects_a_batch_dependent_candidate(
 def test_per_item_execution_makes_dynamic_int8_batch_invariant(
     write_registry: Callable[[str], Path], templates: Any, tmp_path: Path
 ) -> None:
-    # GIVEN the same model allowed to run items one by one
-    registry = load_registry(write_registry(_mlp(templates, '["batch", "per_item"]')))
-
-    # WHEN built
-    (result,) = build_models(registry, [], BuildOptions(out=tmp_path / "out"))
+    # GIVEN the same model allowed to run items one by one WHEN built
+    manifest = _built_mlp(write_registry, templates, tmp_path / "out", '["batch", "per_item"]')
 
     # THEN dynamic int8 passes with per_item (its items alone, exactly) and fp32 keeps the batch
-    manifest = load_manifest(result.model_dir)
     candidates = {c.name: c for c in manifest.candidates}
     assert candidates["int8-dynamic"].passed
     assert candidates["int8-dynamic"].extra["batch_invariance_max_abs_per_item"] == 0.0
