@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -20,13 +21,6 @@ tolerance = {{ atol = 1e-4, rtol = 1e-3 }}
 gate = {{ metric = "accuracy_drop", threshold = {threshold} {gate_extra} }}
 function = {{ memory_mb = 512, architecture = "x86_64" }}
 {extra}
-[models.{name}.inputs.x]
-dtype = "float32"
-shape = ["batch", 8]
-
-[models.{name}.outputs.logits]
-dtype = "float32"
-shape = ["batch", 4]
 """
 
 TINY_CNN = """
@@ -39,13 +33,6 @@ tolerance = { atol = 1e-4, rtol = 1e-3 }
 gate = { metric = "accuracy_drop", threshold = 0.05, max_size_ratio = 0.5 }
 function = { memory_mb = 512, architecture = "x86_64" }
 
-[models.cnn.inputs.img]
-dtype = "float32"
-shape = ["batch", 1, 6, 6]
-
-[models.cnn.outputs.logits]
-dtype = "float32"
-shape = ["batch", 4]
 """
 
 TWO_OUTPUTS = """
@@ -56,17 +43,6 @@ tolerance = {{ atol = 1e-4, rtol = 1e-3 }}
 gate = {{ metric = "max_abs_error", threshold = 0.1 }}
 function = {{ memory_mb = 512, architecture = "x86_64" }}
 
-[models.{name}.inputs.x]
-dtype = "float32"
-shape = ["batch", 8]
-
-[models.{name}.outputs.y]
-dtype = "float32"
-shape = ["batch", 4]
-
-[models.{name}.outputs.z]
-dtype = "float32"
-shape = ["batch", 8]
 """
 
 SATURATING = """
@@ -78,20 +54,25 @@ tolerance = {{ atol = 1e-4, rtol = 1e-3 }}
 gate = {{ metric = "max_abs_error", threshold = 0.5 }}
 function = {{ memory_mb = 512, architecture = "x86_64" {function_extra} }}
 
-[models.sat.inputs.x]
-dtype = "float32"
-shape = ["batch", 64]
-
-[models.sat.outputs.y]
-dtype = "float32"
-shape = ["batch", 4]
 """
+
+
+def float32_tensors(
+    model: str, inputs: dict[str, tuple[int, ...]], outputs: dict[str, tuple[int, ...]]
+) -> str:
+    """The registry tables of a model's float32 inputs and outputs, each shaped ["batch", *dims]."""
+    tables = [
+        f'[models.{model}.{kind}.{name}]\ndtype = "float32"\nshape = {json.dumps(["batch", *dims])}\n'
+        for kind, tensors in (("inputs", inputs), ("outputs", outputs))
+        for name, dims in tensors.items()
+    ]
+    return "\n".join(tables)
 
 
 class Templates:
     """Registry text for the tiny models."""
 
-    cnn = TINY_CNN
+    cnn = TINY_CNN + float32_tensors("cnn", {"img": (1, 6, 6)}, {"logits": (4,)})
 
     @staticmethod
     def mlp(
@@ -111,15 +92,17 @@ class Templates:
             gate_extra=gate_extra,
             threshold=threshold,
             extra=extra,
-        )
+        ) + float32_tensors(name, {"x": (8,)}, {"logits": (4,)})
 
     @staticmethod
     def saturating(function_extra: str = "") -> str:
-        return SATURATING.format(function_extra=function_extra)
+        tensors = float32_tensors("sat", {"x": (64,)}, {"y": (4,)})
+        return SATURATING.format(function_extra=function_extra) + tensors
 
     @staticmethod
     def two_outputs(name: str, factory: str) -> str:
-        return TWO_OUTPUTS.format(name=name, factory=factory)
+        tensors = float32_tensors(name, {"x": (8,)}, {"y": (4,), "z": (8,)})
+        return TWO_OUTPUTS.format(name=name, factory=factory) + tensors
 
 
 @pytest.fixture

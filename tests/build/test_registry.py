@@ -8,6 +8,8 @@ import pytest
 from fnkit_build.exceptions import RegistryError, UnknownModelError
 from fnkit_build.registry import load_registry
 
+from tests.build.conftest import float32_tensors
+
 VALID = """
 [models.m]
 factory = "pkg.mod:make"
@@ -18,14 +20,7 @@ tolerance = { atol = 1e-4, rtol = 1e-3 }
 gate = { metric = "accuracy_drop", threshold = 0.005 }
 function = { memory_mb = 1024, architecture = "x86_64" }
 
-[models.m.inputs.x]
-dtype = "float32"
-shape = ["batch", 3]
-
-[models.m.outputs.logits]
-dtype = "float32"
-shape = ["batch", 2]
-"""
+""" + float32_tensors("m", {"x": (3,)}, {"logits": (2,)})
 
 
 def _edit(old: str, new: str) -> str:
