@@ -180,10 +180,15 @@ def _preflight(lam: StubbedLambda) -> None:
     lam.version("2")
 
 
-def test_every_write_carries_the_revision_returned_by_the_previous_one(lam: StubbedLambda, cloudwatch: Any):
-    # GIVEN Lambda answering each write with a new RevisionId, as the real service does
+def _canary_shift_lands(lam: StubbedLambda) -> None:
+    """Preflight, then the first canary write: 10% to version 2, answered with revision rev-2."""
     _preflight(lam)
     lam.update("1", {"2": 0.1}, revision="rev-1", new_revision="rev-2", description=SHIFT)
+
+
+def test_every_write_carries_the_revision_returned_by_the_previous_one(lam: StubbedLambda, cloudwatch: Any):
+    # GIVEN Lambda answering each write with a new RevisionId, as the real service does
+    _canary_shift_lands(lam)
     lam.alias("1", "rev-2", {"2": 0.1}, SHIFT)  # the step's check that nobody else moved the alias
     lam.update("2", {}, revision="rev-2", new_revision="rev-3")
 
@@ -218,8 +223,7 @@ def test_revision_mismatch_on_the_first_write_aborts_without_another_write(
 
 def test_revision_mismatch_on_the_final_write_aborts_without_rollback(lam: StubbedLambda, cloudwatch: Any):
     # GIVEN the canary passes, but the alias changes before the final switch
-    _preflight(lam)
-    lam.update("1", {"2": 0.1}, revision="rev-1", new_revision="rev-2", description=SHIFT)
+    _canary_shift_lands(lam)
     lam.alias("1", "rev-2", {"2": 0.1}, SHIFT)
     lam.update_refused("2", {}, revision="rev-2")
     lam.alias("1", "rev-8")
@@ -235,8 +239,7 @@ def test_revision_mismatch_on_the_final_write_aborts_without_rollback(lam: Stubb
 
 def test_revision_moved_during_the_bake_is_caught_before_the_next_write(lam: StubbedLambda, cloudwatch: Any):
     # GIVEN the alias shows a new RevisionId (same routing) one poll into the bake
-    _preflight(lam)
-    lam.update("1", {"2": 0.1}, revision="rev-1", new_revision="rev-2", description=SHIFT)
+    _canary_shift_lands(lam)
     lam.alias("1", "rev-9", {"2": 0.1}, SHIFT)
 
     # WHEN promoting
@@ -256,8 +259,7 @@ def test_rollback_also_carries_the_revision(lam: StubbedLambda, cloudwatch: Any)
             out.numbers["2"] = VersionMetrics("2", 100.0, 50.0, 50.0)
             return out
 
-    _preflight(lam)
-    lam.update("1", {"2": 0.1}, revision="rev-1", new_revision="rev-2", description=SHIFT)
+    _canary_shift_lands(lam)
     lam.alias("1", "rev-2", {"2": 0.1}, SHIFT)  # read back before rolling back: as we left it
     rejected = f"fnkit:1 rejected={SHA['2'][:16]}"
     lam.update("1", {}, revision="rev-2", new_revision="rev-3", description=rejected)
