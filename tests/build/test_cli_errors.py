@@ -10,42 +10,83 @@ from typing import Any
 import pytest
 from fnkit_ops.cli import main
 
+from tests.build.conftest import Templates
+
 GOOD_MLP = "mlp"
 
 
+def _with_line(text: str, line: str) -> str:
+    """The registry text with one more line after the tiny mlp's factory."""
+    factory = 'factory = "tiny_models:mlp"'
+    return text.replace(factory, f"{factory}\n{line}")
+
+
+MLP = Templates.mlp("m", "mlp")
+MLP_UNQUANTIZED = Templates.mlp("m", "mlp", quantization="[]")
+
+
 @pytest.mark.parametrize(
-    ("registry", "model", "code", "expected"),
+    ("text", "model", "code", "expected"),
     [
-        pytest.param("mlp", "nope", 2, "unknown model 'nope'", id="unknown-model"),
-        pytest.param("corrupt", "m", 2, "is not valid TOML", id="corrupt-registry"),
+        pytest.param(MLP, "nope", 2, "unknown model 'nope'", id="unknown-model"),
+        pytest.param("[models.m\nfactory = ", "m", 2, "is not valid TOML", id="corrupt-registry"),
         pytest.param(
-            "no-such-factory",
+            MLP.replace("tiny_models:mlp", "no_such_module:make"),
             "m",
             1,
             "factory no_such_module:make failed to import: ModuleNotFoundError",
             id="factory-import-fails",
         ),
         pytest.param(
-            "raising-factory", "m", 1, "raised RuntimeError: dataset server unreachable", id="factory-raises"
+            Templates.mlp("m", "broken"),
+            "m",
+            1,
+            "raised RuntimeError: dataset server unreachable",
+            id="factory-raises",
         ),
         pytest.param(
-            "unexportable", "m", 1, "model 'm' cannot be exported with torch.onnx.export", id="unexportable"
+            Templates.mlp("m", "unexportable", quantization="[]"),
+            "m",
+            1,
+            "model 'm' cannot be exported with torch.onnx.export",
+            id="unexportable",
         ),
         pytest.param(
-            "specialized", "m", 1, "is not dynamic where the registry says so", id="specialized-axis"
+            Templates.mlp("m", "specialized", quantization="[]"),
+            "m",
+            1,
+            "is not dynamic where the registry says so",
+            id="specialized-axis",
         ),
-        pytest.param("no-calibration", "m", 1, "needs a calibration set", id="missing-calibration"),
-        pytest.param("noisy", "m", 1, "ONNX Runtime fp32 differs", id="parity"),
-        pytest.param("hostile-no-fp32", "m", 1, "no candidate passes the gate", id="failed-gate"),
         pytest.param(
-            "golden-mismatch",
+            _with_line(
+                Templates.mlp("m", "mlp", quantization='["int8-static-qdq"]'),
+                "factory_args = { calibrate = false }",
+            ),
+            "m",
+            1,
+            "needs a calibration set",
+            id="missing-calibration",
+        ),
+        pytest.param(Templates.two_outputs("m", "noisy"), "m", 1, "ONNX Runtime fp32 differs", id="parity"),
+        pytest.param(
+            Templates.mlp(
+                "m", "hostile", quantization='["int8-dynamic"]', gate_extra=", max_size_ratio = 0.5"
+            ),
+            "m",
+            1,
+            "no candidate passes the gate",
+            id="failed-gate",
+        ),
+        pytest.param(
+            _with_line(MLP_UNQUANTIZED, "factory_args = { golden_feeds_shifted = true }"),
             "m",
             1,
             "golden_requests[0] becomes input 'x' shape (2, 8)",
             id="golden-feeds-not-what-the-function-decodes",
         ),
         pytest.param(
-            "golden-over-limit",
+            _with_line(MLP_UNQUANTIZED, "limits = { max_batch = 1 }"),
             "m",
             1,
             "golden_requests[0] is not a request the function accepts (BatchSizeError",
@@ -55,38 +96,15 @@ GOOD_MLP = "mlp"
 )
 def test_bad_input_is_one_paragraph_and_nonzero(
     write_registry: Callable[[str], Path],
-    templates: Any,
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
-    registry: str,
+    text: str,
     model: str,
     code: int,
     expected: str,
 ) -> None:
     # GIVEN a registry with one defect
-    texts = {
-        "mlp": templates.mlp("m", "mlp"),
-        "corrupt": "[models.m\nfactory = ",
-        "no-such-factory": templates.mlp("m", "mlp").replace("tiny_models:mlp", "no_such_module:make"),
-        "raising-factory": templates.mlp("m", "broken"),
-        "unexportable": templates.mlp("m", "unexportable", quantization="[]"),
-        "specialized": templates.mlp("m", "specialized", quantization="[]"),
-        "no-calibration": templates.mlp("m", "mlp", quantization='["int8-static-qdq"]').replace(
-            'factory = "tiny_models:mlp"', 'factory = "tiny_models:mlp"\nfactory_args = { calibrate = false }'
-        ),
-        "noisy": templates.two_outputs("m", "noisy"),
-        "hostile-no-fp32": templates.mlp(
-            "m", "hostile", quantization='["int8-dynamic"]', gate_extra=", max_size_ratio = 0.5"
-        ),
-        "golden-mismatch": templates.mlp("m", "mlp", quantization="[]").replace(
-            'factory = "tiny_models:mlp"',
-            'factory = "tiny_models:mlp"\nfactory_args = { golden_feeds_shifted = true }',
-        ),
-        "golden-over-limit": templates.mlp("m", "mlp", quantization="[]").replace(
-            'factory = "tiny_models:mlp"', 'factory = "tiny_models:mlp"\nlimits = { max_batch = 1 }'
-        ),
-    }
-    path = write_registry(texts[registry])
+    path = write_registry(text)
     out = tmp_path / "out"
 
     # WHEN built through the `fnkit` command
