@@ -318,6 +318,12 @@ def test_alarm_verdicts(
 
 NEW_OK = VersionMetrics("2", 100, 0, 100.0)
 OLD_OK = VersionMetrics("1", 900, 9, 100.0)
+NEW_FEW = VersionMetrics("2", 5, 0, 100.0)
+NEW_2_ERRORS = VersionMetrics("2", 100, 2, 100.0)
+NEW_3_ERRORS = VersionMetrics("2", 100, 3, 100.0)
+NEW_SLOW_P99 = VersionMetrics("2", 100, 0, 151.0)
+NEW_NO_P99 = VersionMetrics("2", 100, 0, None)
+OLD_FEW = VersionMetrics("1", 5, 0, 100.0)
 EMF = EmfSource("fnkit", "fnkit", "digits")
 _EMF_COUNTS = {"server_errors": 0.0, "cold_starts": 1.0}
 EMF_NEW = VersionMetrics(
@@ -341,56 +347,34 @@ EMF_NEW_SLOW = VersionMetrics(
     ("new", "old", "config", "final", "verdict"),
     [
         pytest.param(NEW_OK, OLD_OK, GateConfig(), False, Verdict.PASS, id="healthy"),
+        pytest.param(NEW_FEW, OLD_OK, GateConfig(), False, Verdict.WAIT, id="few-wait"),
+        pytest.param(NEW_FEW, OLD_OK, GateConfig(), True, Verdict.FAIL, id="few-final"),
         pytest.param(
-            VersionMetrics("2", 5, 0, 100.0), OLD_OK, GateConfig(), False, Verdict.WAIT, id="few-wait"
-        ),
-        pytest.param(
-            VersionMetrics("2", 5, 0, 100.0), OLD_OK, GateConfig(), True, Verdict.FAIL, id="few-final"
-        ),
-        pytest.param(
-            VersionMetrics("2", 5, 0, 100.0),
+            NEW_FEW,
             OLD_OK,
             GateConfig(insufficient_traffic=InsufficientTrafficPolicy.PASS),
             True,
             Verdict.PASS,
             id="few-final-pass-policy",
         ),
+        pytest.param(NEW_2_ERRORS, OLD_OK, GateConfig(), False, Verdict.FAIL, id="errors"),
         pytest.param(
-            VersionMetrics("2", 100, 2, 100.0), OLD_OK, GateConfig(), False, Verdict.FAIL, id="errors"
+            NEW_3_ERRORS, OLD_OK, GateConfig(max_error_rate=0.5), False, Verdict.FAIL, id="errors-vs-old"
         ),
         pytest.param(
-            VersionMetrics("2", 100, 3, 100.0),
-            OLD_OK,
-            GateConfig(max_error_rate=0.5),
-            False,
-            Verdict.FAIL,
-            id="errors-vs-old",
-        ),
-        pytest.param(
-            VersionMetrics("2", 100, 3, 100.0),
-            VersionMetrics("1", 5, 0, 100.0),
+            NEW_3_ERRORS,
+            OLD_FEW,
             GateConfig(max_error_rate=0.5),
             False,
             Verdict.PASS,
             id="old-too-small-to-compare",
         ),
+        pytest.param(NEW_SLOW_P99, OLD_OK, GateConfig(), False, Verdict.FAIL, id="p99-ratio"),
         pytest.param(
-            VersionMetrics("2", 100, 0, 151.0), OLD_OK, GateConfig(), False, Verdict.FAIL, id="p99-ratio"
+            NEW_SLOW_P99, OLD_OK, GateConfig(max_p99_ratio=None), False, Verdict.PASS, id="ratio-off"
         ),
-        pytest.param(
-            VersionMetrics("2", 100, 0, 151.0),
-            OLD_OK,
-            GateConfig(max_p99_ratio=None),
-            False,
-            Verdict.PASS,
-            id="ratio-off",
-        ),
-        pytest.param(
-            VersionMetrics("2", 100, 0, None), OLD_OK, GateConfig(), False, Verdict.WAIT, id="no-p99-yet"
-        ),
-        pytest.param(
-            VersionMetrics("2", 100, 0, None), OLD_OK, GateConfig(), True, Verdict.FAIL, id="no-p99-final"
-        ),
+        pytest.param(NEW_NO_P99, OLD_OK, GateConfig(), False, Verdict.WAIT, id="no-p99-yet"),
+        pytest.param(NEW_NO_P99, OLD_OK, GateConfig(), True, Verdict.FAIL, id="no-p99-final"),
         pytest.param(EMF_NEW, EMF_OLD, GateConfig(emf=EMF), False, Verdict.PASS, id="emf-healthy"),
         pytest.param(
             EMF_NEW_4XX, EMF_OLD, GateConfig(emf=EMF), False, Verdict.FAIL, id="emf-4xx-over-ceiling"
