@@ -15,18 +15,31 @@ def _data(n: int, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).normal(size=(n, FEATURES)).astype(np.float32)
 
 
-def _classifier_bundle(module: nn.Module, x: np.ndarray, calibrate: bool = True) -> ModelBundle:
+def _classifier_bundle(
+    module: nn.Module,
+    x: np.ndarray,
+    calibrate: bool = True,
+    *,
+    name: str = "x",
+    example: int = 3,
+    calibration: tuple[int, int] = (64, 16),
+    golden: tuple[slice, ...] = (slice(0, 2),),
+) -> ModelBundle:
+    """A classifier's bundle on input `name`: labels are its own predictions on `x`; the example is the
+    first `example` items, calibration the first `calibration[0]` in batches of `calibration[1]`, and
+    each golden request one slice of `x`."""
     module.eval()
     with torch.no_grad():
         labels = module(torch.from_numpy(x)).argmax(1).numpy()
+    items, batch = calibration
     return ModelBundle(
         module=module,
-        example_inputs={"x": x[:3]},
-        eval_inputs={"x": x},
+        example_inputs={name: x[:example]},
+        eval_inputs={name: x},
         eval_labels=labels,
-        calibration=[{"x": x[i : i + 16]} for i in range(0, 64, 16)] if calibrate else None,
-        golden_requests=[{"inputs": x[:2].tolist()}],
-        golden_feeds=[{"x": x[:2]}],
+        calibration=[{name: x[i : i + batch]} for i in range(0, items, batch)] if calibrate else None,
+        golden_requests=[{"inputs": x[part].tolist()} for part in golden],
+        golden_feeds=[{name: x[part]} for part in golden],
     )
 
 
@@ -121,16 +134,8 @@ def tiny_cnn() -> ModelBundle:
         nn.Linear(64, CLASSES),
     ).eval()
     x = np.random.default_rng(1).random((128, 1, 6, 6), dtype=np.float32)
-    with torch.no_grad():
-        labels = module(torch.from_numpy(x)).argmax(1).numpy()
-    return ModelBundle(
-        module=module,
-        example_inputs={"img": x[:2]},
-        eval_inputs={"img": x},
-        eval_labels=labels,
-        calibration=[{"img": x[i : i + 32]} for i in range(0, 128, 32)],
-        golden_requests=[{"inputs": x[:1].tolist()}, {"inputs": x[1:3].tolist()}],
-        golden_feeds=[{"img": x[:1]}, {"img": x[1:3]}],
+    return _classifier_bundle(
+        module, x, name="img", example=2, calibration=(128, 32), golden=(slice(0, 1), slice(1, 3))
     )
 
 
