@@ -24,9 +24,9 @@ def _spy(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Path, Any]]:
     calls: list[tuple[Path, Any]] = []
     real = inference._session
 
-    def spy(path: Path, threads: int, level: Any, optimized_path: Path | None) -> Any:
+    def spy(path: Path, threads: int, level: Any, optimized_path: Path | None, disabled: Any = ()) -> Any:
         calls.append((Path(path), level))
-        return real(path, threads, level, optimized_path)
+        return real(path, threads, level, optimized_path, disabled)
 
     monkeypatch.setattr(inference, "_session", spy)
     return calls

@@ -16,11 +16,16 @@ from fnkit_build.examples import digits, minilm
 from fnkit_build.gate import accuracy, cosines, nearest_neighbours
 from fnkit_runtime.batching import Execution, run_items, split_rows
 from fnkit_runtime.manifest import Manifest, load_manifest, sha256_file, verify_artifact
+from fnkit_runtime.session import graph_optimization_level
 
 
 def _session(model_dir: Path) -> ort.InferenceSession:
+    """The artifact at the graph level the function loads it with (no passes on an optimized file:
+    passes at load could fuse again what the build kept unfused, e.g. minilm's SkipLayerNormalization)."""
     manifest = load_manifest(model_dir)
-    return ort.InferenceSession(str(verify_artifact(manifest, model_dir)))
+    options = ort.SessionOptions()
+    options.graph_optimization_level = graph_optimization_level(manifest.artifact.optimized)
+    return ort.InferenceSession(str(verify_artifact(manifest, model_dir)), sess_options=options)
 
 
 def _served(
