@@ -1,4 +1,4 @@
-"""The one progress sink: `[step] text` lines on stderr, flushed as they happen.
+"""The one progress sink: `[label] text` lines on stderr, flushed as they happen.
 
 `fnkit build`, `fnkit bench`, `fnkit invoke` and `fnkit promote` write their progress through a
 `Progress` and nothing else; what a command prints as its result (the build's summary table and

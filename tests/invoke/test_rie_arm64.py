@@ -111,7 +111,7 @@ def test_an_arm64_task_root_has_a_dependency_layer_of_its_own() -> None:
 # --- refusals: one line, before anything starts -----------------------------------------------
 @pytest.fixture
 def x86_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(cpu_module, "host_architecture", lambda: "x86_64")
+    monkeypatch.setattr(cpu_module, "host_machine", lambda: "x86_64")
 
 
 def _without(monkeypatch: pytest.MonkeyPatch, *names: str) -> None:

@@ -15,14 +15,13 @@ its own architecture.
 from __future__ import annotations
 
 import os
-import platform
 import shutil
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fnkit_build.cpus import CPU_CLASSES, DEFAULT_CPUS, CpuClass
+from fnkit_build.cpus import CPU_CLASSES, DEFAULT_CPUS, CpuClass, host_machine
 from fnkit_build.emulation import (
     ARM64_ENV,
     ROOT_PYTHON_BIN,
@@ -32,7 +31,7 @@ from fnkit_build.emulation import (
     in_arm64_root,
 )
 from fnkit_build.exceptions import CpuEmulationError
-from fnkit_runtime.vocabulary import Architecture, architecture_of
+from fnkit_runtime.vocabulary import Architecture
 
 from fnkit_ops.invoke.exceptions import EmulatorUnavailableError
 from fnkit_ops.invoke.taskroot import cache_dir, link_or_copy
@@ -43,11 +42,6 @@ QEMU_AARCH64 = "qemu-aarch64-static"
 UNSHARE = "unshare"
 SESSION_PREFIX = "fnkit-invoke-"
 FALLBACK_HINT = "`--emulator fnkit` runs it on the host's CPU instead"
-
-
-def host_architecture() -> str:
-    """The host CPU as Lambda names architectures (x86_64 or arm64)."""
-    return architecture_of(platform.machine())
 
 
 @dataclass(frozen=True)
@@ -91,7 +85,7 @@ class Placement:
 
 
 def host_cpu() -> FunctionCpu:
-    return FunctionCpu(host_architecture())
+    return FunctionCpu(host_machine())
 
 
 def missing_for_qemu() -> list[str]:
@@ -112,7 +106,7 @@ def _is_root() -> bool:
 
 def function_cpu(architecture: str, cache: Path | None = None) -> FunctionCpu:
     """Where a function of `architecture` runs here; raises (one line) what is missing for it."""
-    host = host_architecture()
+    host = host_machine()
     if architecture == host:
         return FunctionCpu(architecture)
     if architecture != Architecture.ARM64 or host != Architecture.X86_64:
