@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from fnkit_runtime import constants as c
 from fnkit_runtime.exceptions import ConfigError
 from fnkit_runtime.manifest import Limits
+from fnkit_runtime.records import record
 from fnkit_runtime.vocabulary import MAX_VCPUS, MB_PER_VCPU, MODEL_SUBDIR
 
 _TRUE = frozenset({"1", "true", "yes", "on"})
@@ -84,7 +85,7 @@ def _default_model_dir(env: Mapping[str, str]) -> Path:
     return root / MODEL_SUBDIR
 
 
-@dataclass(frozen=True)
+@record
 class RuntimeConfig:
     """What the function serves and how; limit overrides apply on top of the manifest's limits."""
 

@@ -8,7 +8,6 @@ No traceback, path or exception text ever reaches the client.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from fnkit_runtime import observability
@@ -22,6 +21,7 @@ from fnkit_runtime.exceptions import (
     RequestError,
     RouteNotFoundError,
 )
+from fnkit_runtime.records import record
 
 STATUS_BY_CLASS: dict[type[Exception], int] = {
     BodyTooLargeError: 413,
@@ -44,7 +44,7 @@ INTERNAL_ERROR = "InternalError"
 INTERNAL_MESSAGE = "an unexpected error occurred; quote the request id when reporting it"
 
 
-@dataclass(frozen=True)
+@record
 class ErrorReply:
     status: int
     body: dict[str, Any]

@@ -20,12 +20,13 @@ uses as they are instead of evaluating strings on the function's first request.)
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from pathlib import Path
 from typing import Any
 
 from fnkit_runtime import schema
 from fnkit_runtime.exceptions import ManifestError
+from fnkit_runtime.records import record
 from fnkit_runtime.schema import FieldError, at_least, finite, one_of, within
 from fnkit_runtime.vocabulary import (
     DTYPES,
@@ -70,7 +71,7 @@ EXECUTIONS = ("batch", "length_buckets", "per_item")
 """How the function runs a request's items (`fnkit_runtime.batching.Execution`)."""
 
 
-@dataclass(frozen=True)
+@record
 class TensorSpec:
     """One input or output of the served graph, as the client sees it.
 
@@ -105,7 +106,7 @@ class TensorSpec:
         return {i: dim for i, dim in enumerate(self.shape) if isinstance(dim, str)}
 
 
-@dataclass(frozen=True)
+@record
 class Signature:
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
@@ -120,7 +121,7 @@ class Signature:
                 raise FieldError(where, f"names {name!r} twice")
 
 
-@dataclass(frozen=True)
+@record
 class TextSpec:
     """How a text model turns strings into the graph's token inputs (tokenizer file is shipped)."""
 
@@ -146,7 +147,7 @@ class TextSpec:
             _sha256("tokenizer_sha256", self.tokenizer_sha256)
 
 
-@dataclass(frozen=True)
+@record
 class Limits:
     """Request limits the function enforces (env vars may lower or raise them)."""
 
@@ -160,7 +161,7 @@ class Limits:
             at_least(name, getattr(self, name), 1)
 
 
-@dataclass(frozen=True)
+@record
 class ArtifactInfo:
     file: str
     sha256: str
@@ -183,7 +184,7 @@ class ArtifactInfo:
             raise FieldError("onnxruntime_version", f"is {self.onnxruntime_version!r}, not a version")
 
 
-@dataclass(frozen=True)
+@record
 class ExcludedNode:
     """A graph node a repaired candidate keeps in float, named as the quantizer sees it."""
 
@@ -195,7 +196,7 @@ class ExcludedNode:
             raise FieldError("name", "is empty")
 
 
-@dataclass(frozen=True)
+@record
 class RepairInfo:
     """How a failing int8 candidate was repaired (`fnkit_build.repair`): the candidate it started
     from, the nodes kept in float, and that candidate's numbers before repair (after: the result's)."""
@@ -217,7 +218,7 @@ class RepairInfo:
         at_least("bytes_before", self.bytes_before, 1)
 
 
-@dataclass(frozen=True)
+@record
 class CandidateResult:
     """One quantization candidate as the gate saw it (its measured latency is in the build report)."""
 
@@ -237,7 +238,7 @@ class CandidateResult:
         at_least("bytes", self.bytes, 1)
 
 
-@dataclass(frozen=True)
+@record
 class GateInfo:
     metric: str
     """accuracy_drop | cosine_mean | max_abs_error."""
@@ -252,7 +253,7 @@ class GateInfo:
         at_least("threshold", self.threshold, 0)
 
 
-@dataclass(frozen=True)
+@record
 class GoldenSample:
     """A request body and the outputs it must produce, for smoke tests after a deploy."""
 
@@ -273,7 +274,7 @@ class GoldenSample:
             within("cosine_min", self.cosine_min, -1, 1)
 
 
-@dataclass(frozen=True)
+@record
 class CpuCheck:
     """The CPU classes the function may land on, and those the build ran the artifact on."""
 
@@ -291,7 +292,7 @@ class CpuCheck:
             raise ManifestError("cpus: no class verified and no warning saying why")
 
 
-@dataclass(frozen=True)
+@record
 class FunctionSettings:
     memory_mb: int
     architecture: str
@@ -301,7 +302,7 @@ class FunctionSettings:
         one_of("architecture", self.architecture, values(Architecture))
 
 
-@dataclass(frozen=True)
+@record
 class Manifest:
     model: str
     task: str

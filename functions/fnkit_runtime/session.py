@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -40,6 +39,7 @@ from fnkit_runtime.manifest import (
     sha256_file,
     sized_artifact,
 )
+from fnkit_runtime.records import record
 
 if TYPE_CHECKING:
     from fnkit_runtime.text import TextEncoder
@@ -50,7 +50,7 @@ T = TypeVar("T")
 # background load before powertools is imported, so that import overlaps the session's creation.
 
 
-@dataclass(frozen=True)  # no slots: `output_names` is a cached_property in the instance dict
+@record  # no slots: `output_names` is a cached_property in the instance dict
 class LoadedModel:
     manifest: Manifest
     limits: Limits

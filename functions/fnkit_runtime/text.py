@@ -8,7 +8,6 @@ Items are encoded without padding; `fnkit_runtime.batching` decides which of the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +15,7 @@ import numpy as np
 
 from fnkit_runtime.exceptions import ModelLoadError, TextInputError, TokenLimitError
 from fnkit_runtime.manifest import OVERFLOW_TRUNCATE, Limits, TensorSpec, TextSpec, sha256_file
+from fnkit_runtime.records import record
 
 _ENCODING_FIELDS = {
     "input_ids": "ids",
@@ -27,7 +27,7 @@ _ENCODING_FIELDS = {
 _DEFAULT_PAD_TOKEN = "[PAD]"
 
 
-@dataclass(frozen=True)
+@record
 class EncodedTexts:
     """A request's strings as single-item token rows (shape (1, tokens), unpadded), in request order."""
 
