@@ -15,7 +15,6 @@ for minilm than loading from the path.)
 from __future__ import annotations
 
 import functools
-import hashlib
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -37,6 +36,7 @@ from fnkit_runtime.manifest import (
     TensorSpec,
     check_artifact_digest,
     load_manifest,
+    sha256_file,
     sized_artifact,
 )
 from fnkit_runtime.records import record
@@ -222,21 +222,15 @@ def _artifact_path(config: RuntimeConfig, manifest: Manifest) -> Path:
         raise ModelLoadError(f"artifact: {exc}") from exc
 
 
-def _read_artifact(path: Path, manifest: Manifest) -> bytes:
-    """The artifact's bytes, read once: hashed and given to onnxruntime as they are, so the session
-    is made of exactly the bytes whose digest is checked (and the file is read once, not twice)."""
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except OSError as exc:
-        raise ModelLoadError(f"artifact: {manifest.artifact.file} is unreadable: {exc}") from exc
-
-
 def _verified(
     session: _Beside[ort.InferenceSession], digest: _Beside[str], manifest: Manifest
 ) -> ort.InferenceSession:
-    """The session, returned only when the bytes it was created from have the manifest's sha256."""
-    hexdigest = digest.outcome()
+    """The session, returned only when the file it was created from has the manifest's sha256."""
+    try:
+        hexdigest = digest.outcome()
+    except OSError as exc:
+        session.join()
+        raise ModelLoadError(f"artifact: {manifest.artifact.file} is unreadable: {exc}") from exc
     try:
         created = session.outcome()
     except Exception as exc:
@@ -253,20 +247,18 @@ def _verified(
 def load_model(config: RuntimeConfig) -> LoadedModel:
     """Verify and load the model named by `config`; every failure is a ModelLoadError.
 
-    The artifact is read once; its digest and its session are computed from those bytes in two
-    threads while this one reads the tokenizer (text models); the session is used only once the
-    digest matches the manifest. (The manifest's artifact is one self-contained ONNX file.)
+    The artifact's digest and its session are computed in two threads while this one reads the
+    tokenizer (text models); the session is used only once the digest matches the manifest.
     """
     start = time.perf_counter()
     manifest = read_manifest(config)
     check_onnxruntime_version(manifest, config, ort.__version__)
     model_path = _artifact_path(config, manifest)
-    data = _read_artifact(model_path, manifest)
-    digest = _Beside("fnkit-artifact-sha256", lambda: hashlib.sha256(data).hexdigest())
+    digest = _Beside("fnkit-artifact-sha256", lambda: sha256_file(model_path))
     options = session_options(config, manifest)
 
     def create() -> ort.InferenceSession:
-        return ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(model_path), sess_options=options, providers=["CPUExecutionProvider"])
 
     creation = _Beside("fnkit-session", create)
     encoder: TextEncoder | None = None

@@ -104,51 +104,6 @@ def test_corrupt_artifact_whose_manifest_matches_is_a_load_error(harness, serve,
     _assert_load_failure(harness, response)
 
 
-def test_the_session_is_made_of_the_bytes_whose_digest_was_checked(harness, serve, model_copy, monkeypatch):
-    # GIVEN an artifact that is replaced by garbage right after the function read it (a swap
-    # between the digest check and the session's own read of the file would go unnoticed)
-    from fnkit_runtime import session as session_module
-
-    model_dir = model_copy("digits")
-    read_artifact = session_module._read_artifact
-
-    def read_then_swap(path: Path, manifest: Manifest) -> bytes:
-        data = read_artifact(path, manifest)
-        path.write_bytes(b"garbage" * (len(data) // 7 + 1))
-        return data
-
-    monkeypatch.setattr(session_module, "_read_artifact", read_then_swap)
-    serve("digits", model_dir=model_dir)
-
-    # WHEN a prediction is requested
-    response = harness.invoke(load_event("digits-function-url"))
-
-    # THEN it is answered from the verified bytes, not from what is on disk now
-    assert response["statusCode"] == 200, response["body"]
-    assert len(harness.body(response)["predictions"]) == len(load_event("digits-direct")["inputs"])
-
-
-def test_an_artifact_that_vanishes_after_its_size_check_is_a_load_error(
-    harness, serve, model_copy, monkeypatch
-):
-    # GIVEN the artifact is removed between the size check and the read
-    from fnkit_runtime import session as session_module
-
-    model_dir = model_copy("digits")
-    sized = session_module._artifact_path
-
-    def sized_then_removed(config: Any, manifest: Manifest) -> Path:
-        path = sized(config, manifest)
-        path.unlink()
-        return path
-
-    monkeypatch.setattr(session_module, "_artifact_path", sized_then_removed)
-    serve("digits", model_dir=model_dir)
-
-    # WHEN a prediction is requested, THEN the load fails clearly: 500 ModelLoadError
-    _assert_load_failure(harness, harness.invoke(load_event("digits-function-url")))
-
-
 def test_manifest_for_another_model_is_a_load_error(harness, serve, tiny_models, monkeypatch):
     # GIVEN the digits function pointed at the text model's folder
     serve("digits", model_dir=tiny_models["minilm"].model_dir)
