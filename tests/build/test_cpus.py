@@ -128,6 +128,11 @@ def test_offline_optimization_writes_the_same_bytes_on_an_avx2_host(
 
 
 # --- emulated verification --------------------------------------------------------------------
+HOST_SATURATES = not cpus_module.host_cpu_flags() & {"avx512_vnni", "avx_vnni", "amx_int8"}
+"""The build host has no VNNI: its own u8s8 int8 kernels saturate, as the AVX2 target's do."""
+
+
+@pytest.mark.skipif(HOST_SATURATES, reason="needs a VNNI build host (its gate passes what AVX2 saturates)")
 def test_verification_rejects_a_candidate_that_saturates_on_avx2(
     write_registry: Callable[[str], Path],
     templates: Any,
@@ -155,6 +160,32 @@ def test_verification_rejects_a_candidate_that_saturates_on_avx2(
     emulated_error = float(int8.reason.split("max_abs_error ")[1].split(" ")[0])
     assert host_error < 0.5 < emulated_error
     assert "int8-dynamic-per-channel rejected: on x86_64-avx2" in progress_lines.getvalue()
+    assert manifest.cpus.verified["x86_64-avx2"] == "qemu-x86_64-static -cpu Haswell"
+
+
+@pytest.mark.skipif(not HOST_SATURATES, reason="needs a build host without VNNI")
+def test_an_avx2_build_host_rejects_the_saturating_candidate_at_its_own_gate(
+    write_registry: Callable[[str], Path],
+    templates: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # GIVEN the same full-range int8 candidate, built on a host without VNNI (it saturates here too)
+    registry = load_registry(write_registry(templates.saturating()))
+    full_range = QuantPreset("x86_64", reduce_range=False, reason="full range (the old host preset)")
+    monkeypatch.setattr(pipeline, "target_preset", lambda architecture, cpus: full_range)
+
+    # WHEN built
+    (result,) = build_models(registry, [], BuildOptions(out=tmp_path / "out"))
+
+    # THEN the host's own gate rejects it with the host's number, before any emulated run; the
+    # repaired candidate (the saturating nodes kept in float) passes here and on the emulated AVX2 CPU
+    manifest = load_manifest(result.model_dir)
+    int8 = next(c for c in manifest.candidates if c.name == "int8-dynamic-per-channel")
+    assert not int8.passed
+    assert int8.metric > 0.5
+    assert int8.reason == f"max_abs_error {int8.metric:.3f} fails <= 0.5"
+    assert manifest.variant == "int8-dynamic-per-channel-repaired"
     assert manifest.cpus.verified["x86_64-avx2"] == "qemu-x86_64-static -cpu Haswell"
 
 
