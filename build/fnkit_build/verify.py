@@ -140,6 +140,17 @@ class ServedCalls:
         return self.outputs(lambda _feeds: next(answers))
 
 
+@dataclass(frozen=True)
+class HostRun:
+    """The build host's run of the served artifact, which every class run replays and is compared with."""
+
+    served: ServedCalls
+    calls: Sequence[Feeds]
+    """Every session call's feeds, in order (each class runs exactly these)."""
+    golden: Sequence[dict[str, Array]]
+    metric: float
+
+
 def check_targets(spec: ModelSpec, cache: Path) -> None:
     """Fail before any work when a target class cannot be run here (building missing roots)."""
     for name in spec.function.cpus:
@@ -165,26 +176,17 @@ def verify(
     requests = [item_rows(spec, inputs.feeds), *inputs.golden]
     served = ServedCalls(requests, Execution(execution), inputs.pad_values)
     host_outputs, calls = served.calls(on_host)
-    host_eval, host_golden = host_outputs[0], host_outputs[1:]
-    host_metric, _, host_reasons, _ = score(spec.gate, host_eval, inputs.reference, inputs.labels)
+    host_metric, _, host_reasons, _ = score(spec.gate, host_outputs[0], inputs.reference, inputs.labels)
+    on_build_host = HostRun(served, calls, host_outputs[1:], host_metric)
     runs, class_goldens = _host_run(spec, host_metric, host_reasons), []
     for name in spec.function.cpus:
-        run, golden = _class_run(
-            spec,
-            CPU_CLASSES[name],
-            artifact,
-            optimized=optimized,
-            inputs=inputs,
-            served=served,
-            calls=calls,
-            host_golden=host_golden,
-            host_metric=host_metric,
-        )
+        cpu = CPU_CLASSES[name]
+        run, golden = _class_run(spec, cpu, artifact, optimized=optimized, inputs=inputs, host=on_build_host)
         runs.append(run)
         class_goldens.append(golden)
     host = host_class()
     if host is not None and host.architecture == spec.function.architecture:
-        reference = host_golden
+        reference = on_build_host.golden
     else:
         reference, class_goldens = class_goldens[0], class_goldens[1:]
     return Verification(
@@ -207,41 +209,32 @@ def _host_run(spec: ModelSpec, metric: float, reasons: Sequence[str]) -> list[Cl
 
 
 def _class_run(
-    spec: ModelSpec,
-    cpu: CpuClass,
-    artifact: Path,
-    *,
-    optimized: bool,
-    inputs: VerifyInputs,
-    served: ServedCalls,
-    calls: Sequence[Feeds],
-    host_golden: Sequence[dict[str, Array]],
-    host_metric: float,
+    spec: ModelSpec, cpu: CpuClass, artifact: Path, *, optimized: bool, inputs: VerifyInputs, host: HostRun
 ) -> tuple[ClassRun, list[dict[str, Array]]]:
     """The gate and the goldens on one class, in one emulated process: the same session calls the
-    function's execution makes, put back together the same way."""
+    function's execution made on the build host, put back together the same way."""
     from fnkit_runtime.session import graph_optimization_level
 
     began = time.perf_counter()
     outputs = run_on(
         cpu,
         artifact,
-        list(calls),
+        list(host.calls),
         output_names=[t.name for t in spec.outputs],
         graph_level=int(graph_optimization_level(optimized)),
         cache=inputs.cache,
     )
-    replayed = served.replay(outputs)
+    replayed = host.served.replay(outputs)
     evaluated, golden = replayed[0], replayed[1:]
     metric, _, reasons, _ = score(spec.gate, evaluated, inputs.reference, inputs.labels)
-    problems = [f"{r} (build host {spec.gate.metric} {host_metric:.4g})" for r in reasons]
+    problems = [f"{r} (build host {spec.gate.metric} {host.metric:.4g})" for r in reasons]
     problems += _golden_problems(spec, golden)
-    abs_spread, cos_spread = _spread(spec, [golden], host_golden)
+    abs_spread, cos_spread = _spread(spec, [golden], host.golden)
     run = ClassRun(
         cpu=cpu.name,
         how=cpu.how,
         metric=metric,
-        host_metric=host_metric,
+        host_metric=host.metric,
         reasons=tuple(problems),
         golden_max_abs=max(abs_spread, default=0.0),
         golden_cosine_min=min((c for c in cos_spread if c is not None), default=None),

@@ -78,40 +78,22 @@ def _raw_body(limits: Limits) -> bytes:
     return raw
 
 
-def _predict(model_name: str | None) -> dict[str, Any]:
-    _check_model(model_name)
-    model = holder.model()
-    body = parse_body(_raw_body(model.limits))
-    return predict(model, body, observability.function_version(router.lambda_context))
+def predict_route(model: str | None = None) -> dict[str, Any]:
+    """POST /predict and POST /<model>/predict (`model` is the path's, None on /predict)."""
+    _check_model(model)
+    served = holder.model()
+    body = parse_body(_raw_body(served.limits))
+    return predict(served, body, observability.function_version(router.lambda_context))
 
 
-def _health(model_name: str | None) -> dict[str, Any]:
+def health_route(model: str | None = None) -> dict[str, Any]:
+    """GET /health and GET /<model>/health."""
     observability.mark_probe()
-    _check_model(model_name)
+    _check_model(model)
     public = holder.manifest().public()
     public["function_version"] = observability.function_version(router.lambda_context)
     public["loaded"] = holder.loaded
     return public
-
-
-@router.post(c.PREDICT_PATHS[0])
-def predict_route() -> dict[str, Any]:
-    return _predict(None)
-
-
-@router.post(c.PREDICT_PATHS[1])
-def predict_model_route(model: str) -> dict[str, Any]:
-    return _predict(model)
-
-
-@router.get(c.HEALTH_PATHS[0])
-def health_route() -> dict[str, Any]:
-    return _health(None)
-
-
-@router.get(c.HEALTH_PATHS[1])
-def health_model_route(model: str) -> dict[str, Any]:
-    return _health(model)
 
 
 def _not_allowed(allowed: str) -> Any:
@@ -121,10 +103,13 @@ def _not_allowed(allowed: str) -> Any:
     return handler
 
 
-for _path in c.PREDICT_PATHS:
-    router.route(_path, method=[m for m in c.HTTP_METHODS if m != "POST"])(_not_allowed("POST"))
-for _path in c.HEALTH_PATHS:
-    router.route(_path, method=[m for m in c.HTTP_METHODS if m != "GET"])(_not_allowed("GET"))
+for _paths, _method, _route in (
+    (c.PREDICT_PATHS, "POST", predict_route),
+    (c.HEALTH_PATHS, "GET", health_route),
+):
+    for _path in _paths:
+        router.route(_path, method=_method)(_route)
+        router.route(_path, method=[m for m in c.HTTP_METHODS if m != _method])(_not_allowed(_method))
 
 
 def error_response(exc: Exception) -> Response[dict[str, Any]]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from fnkit_ops.invoke import InvocationResult, format_report_line, parse_report_line
+from fnkit_ops.invoke import InvocationResult, ReportLine, format_report_line, parse_report_line
 
 
 def _result(duration_ms: float, init_ms: float | None, memory_mib: float = 71.2) -> InvocationResult:
@@ -59,31 +59,33 @@ def test_format_then_parse_round_trips(init_ms: float | None) -> None:
     assert report.init_ms == init_ms
 
 
-def test_parses_a_line_as_lambda_prints_it() -> None:
-    # GIVEN a REPORT line copied from CloudWatch Logs
-    line = (
-        "REPORT RequestId: 3f1e2d4c-aaaa-bbbb-cccc-0123456789ab\tDuration: 2.57 ms\tBilled Duration: 3 ms\t"
-        "Memory Size: 128 MB\tMax Memory Used: 39 MB\tInit Duration: 140.80 ms\t\n"
-    )
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        pytest.param(
+            "REPORT RequestId: 3f1e2d4c-aaaa-bbbb-cccc-0123456789ab\tDuration: 2.57 ms\t"
+            "Billed Duration: 3 ms\tMemory Size: 128 MB\tMax Memory Used: 39 MB\t"
+            "Init Duration: 140.80 ms\t\n",
+            ReportLine("3f1e2d4c-aaaa-bbbb-cccc-0123456789ab", 2.57, 3, 128, 39, 140.80),
+            id="lambda-cloudwatch",
+        ),
+        pytest.param(
+            "REPORT RequestId: 84442fc3-4fd4-416c-beca-55dfd8016555\tInit Duration: 0.03 ms\t"
+            "Duration: 951.61 ms\tBilled Duration: 952 ms\tMemory Size: 1024 MB\tMax Memory Used: 1024 MB\t",
+            ReportLine("84442fc3-4fd4-416c-beca-55dfd8016555", 951.61, 952, 1024, 1024, 0.03),
+            id="rie-init-first-trailing-tab",
+        ),
+    ],
+)
+def test_parses_report_lines_as_lambda_and_the_emulator_print_them(line: str, expected: ReportLine) -> None:
+    # GIVEN a REPORT line copied from CloudWatch Logs, or as AWS's RIE prints it (Init Duration first,
+    # a trailing tab)
 
-    # WHEN it is parsed, THEN every figure is read
+    # WHEN it is parsed
     report = parse_report_line(line)
-    assert (report.duration_ms, report.billed_ms, report.memory_size_mb) == (2.57, 3, 128)
-    assert (report.max_memory_used_mb, report.init_ms) == (39, 140.80)
 
-
-def test_parses_the_runtime_interface_emulators_line() -> None:
-    # GIVEN a REPORT line as AWS's RIE prints it: Init Duration first, a trailing tab
-    line = (
-        "REPORT RequestId: 84442fc3-4fd4-416c-beca-55dfd8016555\tInit Duration: 0.03 ms\t"
-        "Duration: 951.61 ms\tBilled Duration: 952 ms\tMemory Size: 1024 MB\tMax Memory Used: 1024 MB\t"
-    )
-
-    # WHEN it is parsed, THEN the fields are read by name, whatever their order
-    report = parse_report_line(line)
-    assert report.request_id == "84442fc3-4fd4-416c-beca-55dfd8016555"
-    assert (report.init_ms, report.duration_ms, report.billed_ms) == (0.03, 951.61, 952)
-    assert (report.memory_size_mb, report.max_memory_used_mb) == (1024, 1024)
+    # THEN every figure is read, by name, whatever the fields' order
+    assert report == expected
 
 
 def test_an_emulators_own_report_line_is_kept() -> None:

@@ -18,11 +18,11 @@ from typing import Any
 import numpy as np
 import pytest
 from fnkit_ops.cli import main
-from fnkit_ops.invoke import FunctionConfig, TaskRoot, parse_report_line
+from fnkit_ops.invoke import FunctionConfig, TaskRoot, invoke_all, parse_report_line
 from fnkit_ops.invoke import rie as rie_module
 from fnkit_ops.invoke.cli import describe_failure
 from fnkit_ops.invoke.exceptions import EmulatorUnavailableError
-from fnkit_ops.invoke.rie import RieFunction, run_under_rie
+from fnkit_ops.invoke.rie import RieFunction
 from fnkit_ops.invoke.rie_binary import RieBinary
 from fnkit_runtime.manifest import sha256_file
 
@@ -127,7 +127,7 @@ def trivial_under_rie(rie_binary: RieBinary, trivial_root: TaskRoot) -> Any:
         {"sleep": 5},
         {"echo": 1, "env": names, "imports": ["fnkit_ops"]},
     ]
-    return run_under_rie(rie_binary, trivial_root.path, events, config, timeout_s=1)
+    return invoke_all(RieFunction(rie_binary, trivial_root.path, config, timeout_s=1), events)
 
 
 def test_handler_error_is_lambdas_error_object(trivial_under_rie: Any) -> None:

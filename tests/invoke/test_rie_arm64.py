@@ -20,13 +20,13 @@ import pytest
 from fnkit_build.emulation import ARM64_ENV, ROOT_QEMU, aarch64_wheel_args
 from fnkit_ops.bench.agreement import check_rie_agreement
 from fnkit_ops.cli import main
-from fnkit_ops.invoke import FunctionConfig, TaskRoot, assemble_task_root
+from fnkit_ops.invoke import FunctionConfig, TaskRoot, assemble_task_root, invoke_all
 from fnkit_ops.invoke import cpu as cpu_module
 from fnkit_ops.invoke import rie as rie_module
 from fnkit_ops.invoke.constants import HANDLER
 from fnkit_ops.invoke.cpu import GRAVITON2, FunctionCpu, function_cpu, place, release
 from fnkit_ops.invoke.exceptions import EmulatorUnavailableError
-from fnkit_ops.invoke.rie import RieFunction, emulator_command, run_under_rie
+from fnkit_ops.invoke.rie import RieFunction, emulator_command
 from fnkit_ops.invoke.rie_binary import RieBinary, ensure_binary
 from fnkit_ops.invoke.taskroot import deps_key
 
@@ -304,7 +304,8 @@ def test_the_function_runs_on_aarch64_and_the_emulators_error_shapes_hold(
     events = [{"raise": "boom"}, {"sleep": 5}, {"echo": 1, "env": ["FNKIT_MARK", *ARM64_ENV]}]
 
     # WHEN the events are sent
-    result = run_under_rie(arm64_rie, arm64_trivial_root.path, events, config, timeout_s=1, cpu=graviton2)
+    rie = RieFunction(arm64_rie, arm64_trivial_root.path, config, timeout_s=1, cpu=graviton2)
+    result = invoke_all(rie, events)
     raised, timed_out, after = result.invocations
 
     # THEN a handler error is Lambda's error object and the timeout the emulator's own text

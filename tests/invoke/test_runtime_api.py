@@ -95,7 +95,7 @@ def test_init_error_is_recorded(server: RuntimeApiServer) -> None:
 
     # THEN it is kept for the runner
     assert status == 202
-    assert server.init_error == (body, "Runtime.X")
+    assert server.posted_error("init") == (body, "Runtime.X")
 
 
 @pytest.mark.parametrize(

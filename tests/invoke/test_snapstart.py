@@ -40,7 +40,7 @@ def test_runtime_api_answers_restore_next_and_records_restore_errors() -> None:
         assert api.restore_next_at is not None
         # WHEN an after-restore hook fails, THEN its error is recorded
         assert _request(api, "POST", f"{BASE}/restore/error", b'{"errorType": "E"}') == 202
-        assert api.restore_error == (b'{"errorType": "E"}', "X")
+        assert api.posted_error("restore") == (b'{"errorType": "E"}', "X")
 
 
 @pytest.fixture(scope="module")

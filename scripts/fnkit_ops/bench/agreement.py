@@ -34,9 +34,9 @@ def check_rie_agreement(
     model: str, task_root: Path, config: FunctionConfig, architecture: str, events: Sequence[Any]
 ) -> EmulatorAgreement:
     from fnkit_ops.invoke.cpu import check_pairing, host_cpu
-    from fnkit_ops.invoke.rie import run_under_rie
+    from fnkit_ops.invoke.rie import RieFunction
     from fnkit_ops.invoke.rie_binary import ensure_binary
-    from fnkit_ops.invoke.runner import run_invocations
+    from fnkit_ops.invoke.runner import invoke_all, run_invocations
 
     try:
         binary = ensure_binary(architecture)
@@ -44,7 +44,7 @@ def check_rie_agreement(
     except EmulatorUnavailableError as exc:
         return EmulatorAgreement(Emulator.RIE.value, len(events), None, f"not checked: {exc}")
     ours = run_invocations(task_root, events, config)
-    theirs = run_under_rie(binary, task_root, events, config)
+    theirs = invoke_all(RieFunction(binary, task_root, config), events)
     pairs = list(zip(ours.invocations, theirs.invocations, strict=True))
     for index, (mine, rie) in enumerate(pairs):
         if not (mine.ok and rie.ok) or mine.response() != rie.response():

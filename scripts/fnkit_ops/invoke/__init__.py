@@ -16,7 +16,14 @@ from fnkit_ops.invoke.exceptions import (
 from fnkit_ops.invoke.function import BuiltFunction, assemble_function, function_config, locate_built_model
 from fnkit_ops.invoke.process import FunctionConfig, base_python
 from fnkit_ops.invoke.report import InvocationResult, ReportLine, format_report_line, parse_report_line
-from fnkit_ops.invoke.runner import ColdStartResult, LocalFunction, RunResult, describe_error, run_invocations
+from fnkit_ops.invoke.runner import (
+    ColdStartResult,
+    LocalFunction,
+    RunResult,
+    describe_error,
+    invoke_all,
+    run_invocations,
+)
 from fnkit_ops.invoke.runtime_api import RuntimeApiServer
 from fnkit_ops.invoke.taskroot import (
     TaskRoot,
@@ -54,6 +61,7 @@ __all__ = [
     "function_config",
     "function_copies",
     "install_dependencies",
+    "invoke_all",
     "locate_built_model",
     "parse_report_line",
     "requirement_lines",

@@ -226,15 +226,16 @@ def _execute(
     say: Progress,
 ) -> RunResult:
     """The events under AWS's emulator when a binary is given, else under fnkit's own Runtime API."""
+    from fnkit_ops.invoke.runner import invoke_all, run_invocations
+
     if binary is not None:
-        from fnkit_ops.invoke.rie import run_under_rie
+        from fnkit_ops.invoke.rie import RieFunction
 
         say(f"running under AWS's Runtime Interface Emulator {binary.path} (sha256 {binary.sha256[:12]})")
         if cpu is not None and cpu.emulated:
             say(f"{cpu.architecture} on {cpu.how}: emulated, slow (a cold start takes seconds)")
-        return run_under_rie(binary, task_root, payloads, config, timeout_s=timeout_s, sink=sink, cpu=cpu)
-    from fnkit_ops.invoke.runner import run_invocations
-
+        rie = RieFunction(binary, task_root, config, timeout_s=timeout_s, sink=sink, cpu=cpu)
+        return invoke_all(rie, payloads)
     say("running under fnkit's own Runtime API")
     return run_invocations(task_root, payloads, config, timeout_s=timeout_s, sink=sink)
 

@@ -49,7 +49,7 @@ from fnkit_ops.invoke.process import (
 )
 from fnkit_ops.invoke.report import InvocationResult, parse_report_line
 from fnkit_ops.invoke.rie_binary import RieBinary
-from fnkit_ops.invoke.runner import ColdStartResult, RunResult, encode_event, invoke_all
+from fnkit_ops.invoke.runner import ColdStartResult, encode_event
 
 TIMEOUT_ENV = "AWS_LAMBDA_FUNCTION_TIMEOUT"
 _ERROR_KEYS = {"errorType", "errorMessage", "requestId", "stackTrace"}
@@ -204,7 +204,8 @@ class EmulatorProcess:
 
 
 class RieFunction:
-    """One function under the emulator, invoked over HTTP. Use as a context manager."""
+    """One function under the emulator, invoked over HTTP. Use as a context manager, or run a list of
+    events on one emulator session with `runner.invoke_all(RieFunction(...), events)`."""
 
     def __init__(
         self,
@@ -346,21 +347,3 @@ class RieFunction:
     def _lines_since(self, mark: int) -> list[str]:
         with self.log.lock:
             return [line for _, line in self.log.lines[mark:]]
-
-
-def run_under_rie(
-    binary: RieBinary,
-    task_root: Path,
-    events: Sequence[Any],
-    config: FunctionConfig,
-    *,
-    timeout_s: float = DEFAULT_TIMEOUT_S,
-    init_timeout_s: float = DEFAULT_INIT_TIMEOUT_S,
-    sink: OutputSink | None = None,
-    cpu: FunctionCpu | None = None,
-) -> RunResult:
-    """Invoke `events` in order under one emulator session on `cpu` (default: the host's); then stop it."""
-    fn = RieFunction(
-        binary, task_root, config, timeout_s=timeout_s, init_timeout_s=init_timeout_s, sink=sink, cpu=cpu
-    )
-    return invoke_all(fn, events)

@@ -126,7 +126,7 @@ class LocalFunction:
     def _init_failure(
         self, server: RuntimeApiServer, process: FunctionProcess, deadline: float
     ) -> str | None:
-        posted = server.init_error
+        posted = server.posted_error("init")
         if posted is not None:
             body, error_type = posted
             if error_type == BEFORE_SNAPSHOT_ERROR:
@@ -135,7 +135,7 @@ class LocalFunction:
                     f"{_describe_error(body, error_type)}"
                 )
             return f"function init failed: {_describe_error(body, error_type)}"
-        restore = server.restore_error
+        restore = server.posted_error("restore")
         if restore is not None:
             return f"SnapStart after-restore hook failed: {_describe_error(*restore)}"
         if not process.alive():

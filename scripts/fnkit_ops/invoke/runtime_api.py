@@ -25,13 +25,19 @@ from collections import deque
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Literal
 
 from fnkit_ops.invoke.constants import RUNTIME_API_VERSION
 from fnkit_ops.invoke.exceptions import RuntimeApiError
 
 _PREFIX = f"/{RUNTIME_API_VERSION}/runtime"
 _POLL_S = 0.05
+
+ErrorPhase = Literal["init", "restore"]
+"""The phases outside an invocation whose failure the runtime client posts (/init/error, /restore/error)."""
+PostedError = tuple[bytes, str | None]
+"""What the function posted for a phase: the body and its Lambda-Runtime-Function-Error-Type header."""
+_ERROR_PATHS: dict[str, ErrorPhase] = {f"{_PREFIX}/init/error": "init", f"{_PREFIX}/restore/error": "restore"}
 
 
 @dataclass(frozen=True)
@@ -78,11 +84,8 @@ class _State:
         self.in_flight: dict[str, float] = {}
         self.outcomes: dict[str, Outcome] = {}
         self.first_next_at: float | None = None
-        self.init_error: bytes | None = None
-        self.init_error_type: str | None = None
         self.restore_next_at: float | None = None
-        self.restore_error: bytes | None = None
-        self.restore_error_type: str | None = None
+        self.phase_errors: dict[ErrorPhase, PostedError] = {}
         self.closed = False
 
     def take_next(self, max_wait_s: float) -> _Pending | None:
@@ -110,19 +113,14 @@ class _State:
             self.cond.notify_all()
             return True
 
-    def post_init_error(self, body: bytes, error_type: str | None) -> None:
+    def post_phase_error(self, phase: ErrorPhase, body: bytes, error_type: str | None) -> None:
         with self.cond:
-            self.init_error, self.init_error_type = body, error_type
+            self.phase_errors[phase] = (body, error_type)
             self.cond.notify_all()
 
     def restore_next(self) -> None:
         with self.cond:
             self.restore_next_at = time.perf_counter()
-            self.cond.notify_all()
-
-    def post_restore_error(self, body: bytes, error_type: str | None) -> None:
-        with self.cond:
-            self.restore_error, self.restore_error_type = body, error_type
             self.cond.notify_all()
 
 
@@ -177,12 +175,9 @@ class _Handler(BaseHTTPRequestHandler):
         error_type = self.headers.get("Lambda-Runtime-Function-Error-Type")
         parts = self.path.strip("/").split("/")
         state = self.server.state
-        if self.path == f"{_PREFIX}/init/error":
-            state.post_init_error(body, error_type)
-            self._reply(HTTPStatus.ACCEPTED, self._status_body("OK"))
-            return
-        if self.path == f"{_PREFIX}/restore/error":
-            state.post_restore_error(body, error_type)
+        phase = _ERROR_PATHS.get(self.path)
+        if phase is not None:
+            state.post_phase_error(phase, body, error_type)
             self._reply(HTTPStatus.ACCEPTED, self._status_body("OK"))
             return
         if len(parts) == 5 and f"/{'/'.join(parts[:3])}" == f"{_PREFIX}/invocation":
@@ -263,27 +258,16 @@ class RuntimeApiServer:
         with self._state.cond:
             return self._state.first_next_at
 
-    @property
-    def init_error(self) -> tuple[bytes, str | None] | None:
-        """The body and error type the function posted to /init/error, or None."""
+    def posted_error(self, phase: ErrorPhase) -> PostedError | None:
+        """The body and error type the function posted to /init/error or /restore/error, or None."""
         with self._state.cond:
-            if self._state.init_error is None:
-                return None
-            return self._state.init_error, self._state.init_error_type
+            return self._state.phase_errors.get(phase)
 
     @property
     def restore_next_at(self) -> float | None:
         """When the function asked for /restore/next (SnapStart: init and before-snapshot hooks done)."""
         with self._state.cond:
             return self._state.restore_next_at
-
-    @property
-    def restore_error(self) -> tuple[bytes, str | None] | None:
-        """The body and error type the function posted to /restore/error, or None."""
-        with self._state.cond:
-            if self._state.restore_error is None:
-                return None
-            return self._state.restore_error, self._state.restore_error_type
 
     def handed_out_at(self, request_id: str) -> float | None:
         """When the event went out, while it is in flight; None before and after."""

@@ -28,6 +28,7 @@ from fnkit_ops.promote.constants import DIM_EXECUTED_VERSION, DIM_FUNCTION_NAME
 from fnkit_ops.promote.exceptions import AlarmFollowError, AlarmNotFoundError
 from fnkit_ops.promote.gates import GateResult, InsufficientDataPolicy, Verdict
 from fnkit_ops.promote.metrics import CloudWatchClient
+from fnkit_ops.promote.report import record_dict
 
 ALARM = "ALARM"
 INSUFFICIENT_DATA = "INSUFFICIENT_DATA"
@@ -96,12 +97,7 @@ class AlarmMove:
     written: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "alarm": self.alarm,
-            "before": list(self.before),
-            "version": self.version,
-            "written": self.written,
-        }
+        return record_dict(self)
 
 
 def point_alarms(

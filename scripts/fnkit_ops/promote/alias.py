@@ -30,6 +30,7 @@ from fnkit_ops.promote.exceptions import (
     VersionNotFoundError,
     VersionNotPublishedError,
 )
+from fnkit_ops.promote.report import record_dict
 
 LambdaClient = Any
 """A boto3 Lambda client (boto3 ships no type information)."""
@@ -87,12 +88,7 @@ class AliasState:
         return f"version {self.function_version} ({1 - weight:.0%}) + version {extra} ({weight:.0%})"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "function_version": self.function_version,
-            "weights": dict(self.weights),
-            "revision_id": self.revision_id,
-            "description": self.description,
-        }
+        return record_dict(self)
 
 
 def is_published_number(version: str) -> bool:

@@ -33,6 +33,7 @@ from fnkit_ops.promote.constants import (
     REJECTED_HEX,
 )
 from fnkit_ops.promote.exceptions import PromoteUsageError
+from fnkit_ops.promote.report import record_dict
 
 _RUN_ID = re.compile(rf"^[A-Za-z0-9._-]{{1,{MAX_RUN_ID}}}$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -84,7 +85,7 @@ class Shift:
         return f"{self.run_id}/{self.version}/{self.sha256}"
 
     def to_dict(self) -> dict[str, str]:
-        return {"run_id": self.run_id, "version": self.version, "sha256": self.sha256}
+        return record_dict(self)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from botocore.exceptions import ClientError, WaiterError
 
 from fnkit_ops.promote.alias import LambdaClient
 from fnkit_ops.promote.exceptions import PublishError
+from fnkit_ops.promote.report import record_dict
 
 _WAIT_DELAY_SECONDS = 5
 _WAIT_MAX_ATTEMPTS = 120
@@ -22,7 +23,7 @@ class Published:
     code_sha256: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"image_uri": self.image_uri, "version": self.version, "code_sha256": self.code_sha256}
+        return record_dict(self)
 
 
 def publish_image(client: LambdaClient, function: str, image_uri: str) -> Published:

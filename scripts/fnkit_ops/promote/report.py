@@ -27,15 +27,19 @@ Shape (schema_version 2):
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fnkit_runtime.manifest import write_atomic
 
 from fnkit_ops.promote.constants import EXIT_PRECONDITION, REPORT_SCHEMA_VERSION
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 class Outcome(StrEnum):
@@ -50,6 +54,20 @@ class Outcome(StrEnum):
 
 def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, Mapping):
+        return {key: _plain(item) for key, item in value.items()}
+    return value
+
+
+def record_dict(record: DataclassInstance) -> dict[str, Any]:
+    """A record of the report (an alias state, an alarm move, a smoke result ...) as its JSON holds it:
+    the fields by name, in their order; tuples and lists as lists, mappings as dicts (copies)."""
+    return {f.name: _plain(getattr(record, f.name)) for f in fields(record)}
 
 
 @dataclass

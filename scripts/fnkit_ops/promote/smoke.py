@@ -23,6 +23,7 @@ from fnkit_runtime.vocabulary import MANIFEST_FILE
 
 from fnkit_ops.promote.alias import LambdaClient
 from fnkit_ops.promote.exceptions import PromoteUsageError
+from fnkit_ops.promote.report import record_dict
 
 
 @dataclass(frozen=True)
@@ -33,12 +34,7 @@ class SmokeResult:
     details: list[dict[str, Any]] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "passed": self.passed,
-            "samples": self.samples,
-            "failures": list(self.failures),
-            "details": self.details,
-        }
+        return record_dict(self)
 
 
 def load_golden(path: Path) -> list[GoldenSample]:

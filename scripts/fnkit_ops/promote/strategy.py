@@ -29,6 +29,12 @@ class StrategyKind(StrEnum):
     LINEAR = "linear"
 
 
+def _check_minutes(minutes: int, what: str) -> None:
+    """A step lasts 1..MAX_STEP_MINUTES whole minutes; `what` starts the error's message."""
+    if not 1 <= minutes <= MAX_STEP_MINUTES:
+        raise StrategyParseError(f"{what} minutes {minutes} must be 1..{MAX_STEP_MINUTES}")
+
+
 @dataclass(frozen=True)
 class Step:
     """Route `weight` (0 < weight < 1) of the alias's traffic to the new version for `minutes`."""
@@ -39,8 +45,7 @@ class Step:
     def __post_init__(self) -> None:
         if not 0.0 < self.weight < 1.0:
             raise StrategyParseError(f"step weight {self.weight} is outside (0, 1)")
-        if not 1 <= self.minutes <= MAX_STEP_MINUTES:
-            raise StrategyParseError(f"step minutes {self.minutes} is outside 1..{MAX_STEP_MINUTES}")
+        _check_minutes(self.minutes, "step")
 
     @property
     def seconds(self) -> float:
@@ -58,8 +63,7 @@ class Strategy:
             return
         if not 0.0 < self.percent < 100.0:
             raise StrategyParseError(f"{self.kind}: percent {self.percent:g} must be > 0 and < 100")
-        if not 1 <= self.minutes <= MAX_STEP_MINUTES:
-            raise StrategyParseError(f"{self.kind}: minutes {self.minutes} must be 1..{MAX_STEP_MINUTES}")
+        _check_minutes(self.minutes, f"{self.kind}:")
 
     @property
     def spec(self) -> str:
