@@ -29,7 +29,7 @@ from fnkit_build.registry import load_registry
 from fnkit_build.verify import CROSS_CPU_ATOL, SKIPPED_WARNING
 from fnkit_ops.cli import main
 from fnkit_runtime.exceptions import ManifestError
-from fnkit_runtime.manifest import SCHEMA_VERSION, CpuCheck, Manifest, load_manifest
+from fnkit_runtime.manifest import SCHEMA_VERSION, CandidateResult, CpuCheck, Manifest, load_manifest
 
 VNNI_HOST = "processor\t: 0\nflags\t\t: fpu sse4_2 avx2 fma avx512f avx512_vnni amx_int8\n"
 AVX2_HOST = "processor\t: 0\nflags\t\t: fpu sse4_2 avx2 fma\n"
@@ -132,26 +132,29 @@ HOST_SATURATES = not cpus_module.host_cpu_flags() & {"avx512_vnni", "avx_vnni", 
 """The build host has no VNNI: its own u8s8 int8 kernels saturate, as the AVX2 target's do."""
 
 
-@pytest.mark.skipif(HOST_SATURATES, reason="needs a VNNI build host (its gate passes what AVX2 saturates)")
-def test_verification_rejects_a_candidate_that_saturates_on_avx2(
-    write_registry: Callable[[str], Path],
-    templates: Any,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    progress_lines: io.StringIO,
-) -> None:
-    # GIVEN the saturating model quantized with full-range weights, as the host-decides preset did on
-    # this VNNI build host (the gate on the host passes it)
+@pytest.fixture
+def full_range_build(
+    write_registry: Callable[[str], Path], templates: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Manifest, CandidateResult]:
+    """The saturating model quantized with full-range weights (as the host-decides preset did on a
+    VNNI build host) and built, its chosen artifact verified on the AVX2 target under qemu: the
+    manifest and its `int8-dynamic-per-channel` candidate."""
     registry = load_registry(write_registry(templates.saturating()))
     full_range = QuantPreset("x86_64", reduce_range=False, reason="full range (the old host preset)")
     monkeypatch.setattr(pipeline, "target_preset", lambda architecture, cpus: full_range)
-
-    # WHEN built, with the chosen artifact verified on the AVX2 target under qemu
     (result,) = build_models(registry, [], BuildOptions(out=tmp_path / "out"))
+    manifest = load_manifest(result.model_dir)
+    return manifest, next(c for c in manifest.candidates if c.name == "int8-dynamic-per-channel")
+
+
+@pytest.mark.skipif(HOST_SATURATES, reason="needs a VNNI build host (its gate passes what AVX2 saturates)")
+def test_verification_rejects_a_candidate_that_saturates_on_avx2(
+    full_range_build: tuple[Manifest, CandidateResult], progress_lines: io.StringIO
+) -> None:
+    # GIVEN/WHEN the full-range build on this VNNI build host (the gate on the host passes it)
+    manifest, int8 = full_range_build
 
     # THEN the int8 candidate is rejected naming the class and both numbers, and fp32 ships
-    manifest = load_manifest(result.model_dir)
-    int8 = next(c for c in manifest.candidates if c.name == "int8-dynamic-per-channel")
     assert manifest.variant == "fp32"
     assert not int8.passed
     assert "on x86_64-avx2 (qemu-x86_64-static -cpu Haswell): max_abs_error" in int8.reason
@@ -165,23 +168,13 @@ def test_verification_rejects_a_candidate_that_saturates_on_avx2(
 
 @pytest.mark.skipif(not HOST_SATURATES, reason="needs a build host without VNNI")
 def test_an_avx2_build_host_rejects_the_saturating_candidate_at_its_own_gate(
-    write_registry: Callable[[str], Path],
-    templates: Any,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    full_range_build: tuple[Manifest, CandidateResult],
 ) -> None:
-    # GIVEN the same full-range int8 candidate, built on a host without VNNI (it saturates here too)
-    registry = load_registry(write_registry(templates.saturating()))
-    full_range = QuantPreset("x86_64", reduce_range=False, reason="full range (the old host preset)")
-    monkeypatch.setattr(pipeline, "target_preset", lambda architecture, cpus: full_range)
-
-    # WHEN built
-    (result,) = build_models(registry, [], BuildOptions(out=tmp_path / "out"))
+    # GIVEN/WHEN the same full-range build on a host without VNNI (it saturates here too)
+    manifest, int8 = full_range_build
 
     # THEN the host's own gate rejects it with the host's number, before any emulated run; the
     # repaired candidate (the saturating nodes kept in float) passes here and on the emulated AVX2 CPU
-    manifest = load_manifest(result.model_dir)
-    int8 = next(c for c in manifest.candidates if c.name == "int8-dynamic-per-channel")
     assert not int8.passed
     assert int8.metric > 0.5
     assert int8.reason == f"max_abs_error {int8.metric:.3f} fails <= 0.5"
