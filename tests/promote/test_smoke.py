@@ -19,19 +19,9 @@ from fnkit_ops.promote.gates import GateConfig
 from fnkit_ops.promote.promoter import promote
 from fnkit_ops.promote.smoke import load_golden, run_smoke
 from fnkit_ops.promote.strategy import parse_strategy
-from fnkit_runtime.manifest import (
-    ArtifactInfo,
-    CandidateResult,
-    CpuCheck,
-    FunctionSettings,
-    GateInfo,
-    GoldenSample,
-    Limits,
-    Manifest,
-    Signature,
-    TensorSpec,
-    write_atomic,
-)
+from fnkit_runtime.manifest import ArtifactInfo, GateInfo, GoldenSample, TensorSpec
+
+from tests.manifests import hand_made_manifest, write_manifest
 
 from .conftest import FUNCTION, FakeClock, Stack
 
@@ -40,24 +30,19 @@ GOLDEN_OUT = {"logits": [[0.5, -1.25, 3.0]]}
 
 
 def _manifest(model_dir: Path) -> Path:
-    manifest = Manifest(
+    manifest = hand_made_manifest(
         model="digits",
         task="classification",
         variant="int8-static-qdq",
         artifact=ArtifactInfo("model.onnx", "0" * 64, 1, 17, "1.32.0", False),
-        signature=Signature(
-            inputs=[TensorSpec("pixels", "float32", ["batch", 1, 8, 8])],
-            outputs=[TensorSpec("logits", "float32", ["batch", 3])],
-        ),
-        limits=Limits(),
-        function=FunctionSettings(1024, "x86_64"),
+        inputs=[TensorSpec("pixels", "float32", ["batch", 1, 8, 8])],
+        outputs=[TensorSpec("logits", "float32", ["batch", 3])],
         gate=GateInfo("accuracy_drop", 0.005, 0.97, 0.968),
-        candidates=[CandidateResult("int8-static-qdq", 1, 0.002, True)],
+        metric=0.002,
         golden=[GoldenSample(REQUEST, GOLDEN_OUT, atol=1e-3, rtol=1e-3)],
-        cpus=CpuCheck(targets=["x86_64-avx2"], verified={"x86_64-avx2": "test fixture"}),
         labels=["0", "1", "2"],
     )
-    write_atomic(model_dir / "manifest.json", manifest.to_json().encode())
+    write_manifest(model_dir, manifest)
     return model_dir
 
 

@@ -25,20 +25,16 @@ import onnx
 import pytest
 from fnkit_runtime.manifest import (
     ArtifactInfo,
-    CandidateResult,
-    CpuCheck,
-    FunctionSettings,
-    GateInfo,
     GoldenSample,
     Limits,
     Manifest,
-    Signature,
     TensorSpec,
     TextSpec,
     sha256_file,
-    write_atomic,
 )
 from onnx import TensorProto, helper, numpy_helper
+
+from tests.manifests import hand_made_manifest, write_manifest
 
 OPSET = 17
 IR_VERSION = 10
@@ -108,43 +104,16 @@ def minilm_tokenizer_file() -> Path:
 
 
 # --- manifests ----------------------------------------------------------------------------------
-def _manifest(
-    model_dir: Path,
-    *,
-    model: str,
-    task: str,
-    inputs: list[TensorSpec],
-    outputs: list[TensorSpec],
-    limits: Limits,
-    golden: list[GoldenSample],
-    labels: list[str] | None = None,
-    text: TextSpec | None = None,
-    execution: str = "batch",
-) -> Manifest:
+def _fp32_artifact(model_dir: Path) -> ArtifactInfo:
+    """The tiny model's `model.onnx` as the build would describe the file (fp32, not optimized)."""
     artifact = model_dir / "model.onnx"
-    size = artifact.stat().st_size
-    return Manifest(
-        model=model,
-        task=task,
-        variant="fp32",
-        artifact=ArtifactInfo(
-            file="model.onnx",
-            sha256=sha256_file(artifact),
-            bytes=size,
-            opset=OPSET,
-            onnxruntime_version="1.32.0",
-            optimized=False,
-        ),
-        signature=Signature(inputs=inputs, outputs=outputs),
-        limits=limits,
-        function=FunctionSettings(memory_mb=1024, architecture="x86_64"),
-        gate=GateInfo(metric="max_abs_error", threshold=1e-4, fp32_metric=0.0, chosen_metric=0.0),
-        candidates=[CandidateResult(name="fp32", bytes=size, metric=0.0, passed=True)],
-        golden=golden,
-        cpus=CpuCheck(targets=["x86_64-avx2"], verified={"x86_64-avx2": "test fixture"}),
-        labels=labels,
-        text=text,
-        execution=execution,
+    return ArtifactInfo(
+        file="model.onnx",
+        sha256=sha256_file(artifact),
+        bytes=artifact.stat().st_size,
+        opset=OPSET,
+        onnxruntime_version="1.32.0",
+        optimized=False,
     )
 
 
@@ -159,10 +128,6 @@ def _golden(
     """The one golden sample of a tiny model: `request` and its `output` as numpy computes it."""
     outputs = {output: expected(request["inputs"]).tolist()}
     return [GoldenSample(request=request, outputs=outputs, atol=atol, rtol=rtol)]
-
-
-def write_manifest(model_dir: Path, manifest: Manifest) -> None:
-    write_atomic(model_dir / "manifest.json", manifest.to_json().encode("utf-8"))
 
 
 @dataclass
@@ -213,8 +178,8 @@ def build_digits(root: Path) -> TinyModel:
     _save(digits_graph(weights["W"], weights["b"]), model_dir / "model.onnx")
     expected = _digits_expected(weights)
     request = {"inputs": (np.arange(128, dtype=np.float32).reshape(2, 1, 8, 8) / 128.0).tolist()}
-    manifest = _manifest(
-        model_dir,
+    manifest = hand_made_manifest(
+        artifact=_fp32_artifact(model_dir),
         model="digits",
         task="classification",
         inputs=[TensorSpec("pixels", "float32", ["batch", 1, 8, 8])],
@@ -247,8 +212,8 @@ def build_text(root: Path) -> TinyModel:
         TensorSpec(name, "int64", ["batch", "sequence"])
         for name in ("input_ids", "attention_mask", "token_type_ids")
     ]
-    manifest = _manifest(
-        model_dir,
+    manifest = hand_made_manifest(
+        artifact=_fp32_artifact(model_dir),
         model="minilm",
         task="embedding",
         inputs=token_inputs,
@@ -289,8 +254,8 @@ def build_lookup(root: Path) -> TinyModel:
         return weights["table"][np.asarray(index)]
 
     request = {"inputs": [0, 4]}
-    manifest = _manifest(
-        model_dir,
+    manifest = hand_made_manifest(
+        artifact=_fp32_artifact(model_dir),
         model="lookup",
         task="tensor",
         inputs=[TensorSpec("index", "int64", ["batch"])],
