@@ -8,11 +8,14 @@ importing its parent packages (their `__init__` would import it eagerly).
 Not `importlib.util.LazyLoader`: its module loads on *any* attribute access, and the import system
 itself reads `__spec__` when a package does `from package import module` (3.11), which defeats it.
 
-The one use (see `observability`): powertools' Logger imports `utilities.jmespath_utils` at import
-for `inject_lambda_context(correlation_id_path=...)`, which fnkit never passes (it sets correlation
-ids itself); that module pulls in jmespath, typing_extensions, gzip and base64, ~4 ms of every cold
-start (docs/performance.md). The upstream fix is the same deferral inside powertools: Logger importing
-jmespath_utils where `correlation_id_path` is used.
+The uses (see `observability`), both for powertools' Logger, which imports at import time what only
+options fnkit never sets need (docs/performance.md, "Where the cold start goes"):
+- `utilities.jmespath_utils`, for `inject_lambda_context(correlation_id_path=...)` (fnkit sets
+  correlation ids itself): jmespath, typing_extensions, gzip and base64, ~4 ms of every cold start;
+- the standard library's `random`, for log sampling (POWERTOOLS_LOGGER_SAMPLE_RATE, which the
+  template does not set): `_random`, `_sha512` and `bisect` with it, 1–2.5 ms.
+The upstream fix is the same deferral inside powertools: Logger importing each where it is used.
+A star-import (`from random import *`) reads `__all__`, which runs the module too.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ class _Deferred(types.ModuleType):
     """A module whose code has not run yet: it runs on the first lookup of an attribute it lacks."""
 
     def __getattr__(self, attr: str) -> Any:
-        if attr.startswith("__"):  # import machinery probing dunders the module never had
+        if attr.startswith("__") and attr != "__all__":  # import machinery probing dunders it lacks
             raise AttributeError(attr)
         self.__class__ = types.ModuleType  # type: ignore[assignment]  # from here on, an ordinary module
         spec = self.__spec__

@@ -21,8 +21,10 @@ from typing import Any
 from fnkit_runtime import constants as c
 from fnkit_runtime import lazy_modules
 
-# Before powertools is imported: its Logger imports this module eagerly, for an option fnkit never uses.
+# Before powertools is imported: its Logger imports these eagerly, for options fnkit never sets
+# (a correlation-id JMESPath, log sampling); each runs on its first use (see lazy_modules).
 lazy_modules.defer("aws_lambda_powertools.utilities.jmespath_utils")
+lazy_modules.defer("random")
 
 from aws_lambda_powertools import Logger, Metrics, single_metric  # noqa: E402
 from aws_lambda_powertools.metrics import MetricUnit  # noqa: E402

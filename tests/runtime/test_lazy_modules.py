@@ -97,3 +97,32 @@ def test_powertools_logger_still_resolves_correlation_paths_with_jmespath_deferr
 
     # THEN jmespath was not imported with powertools, and the expression works as without deferral
     assert answer == {"at_import": False, "correlation": "abc-123", "loaded_on_use": True}
+
+
+def test_log_sampling_and_star_imports_still_see_the_deferred_random():
+    # GIVEN fnkit's observability imported (it defers `random`, which powertools' Logger imports for
+    # log sampling) and a Logger that samples every invocation's debug logs
+    answer = _run(
+        """
+        import io, json, sys, types
+        from fnkit_runtime import observability
+        ran_at_import = "_random" in sys.modules
+        stream = io.StringIO()
+        logger = observability.Logger(service="sampled", stream=stream, sampling_rate=1)
+
+        @logger.inject_lambda_context
+        def handler(event, context):
+            logger.debug("sampled in")
+
+        context = types.SimpleNamespace(function_name="f", function_version="1", memory_limit_in_mb=128,
+            invoked_function_arn="arn:aws:lambda:us-east-1:1:function:f", aws_request_id="r")
+        handler({}, context)
+        namespace = {}
+        exec("from random import *", namespace)
+        print(json.dumps({"at_import": ran_at_import, "sampled": "sampled in" in stream.getvalue(),
+                          "star": "randint" in namespace, "real": type(sys.modules["random"]).__name__}))
+        """
+    )
+
+    # THEN `random` did not run at import, and sampling and a star-import work as without deferral
+    assert answer == {"at_import": False, "sampled": True, "star": True, "real": "module"}
