@@ -155,3 +155,10 @@ def host_class(flags: frozenset[str] | None = None) -> CpuClass | None:
     if machine == Architecture.ARM64 and "asimddp" in found:
         return CPU_CLASSES["arm64-graviton2"]
     return None
+
+
+def host_saturates_u8s8() -> bool:
+    """The build host's own u8×s8 int8 kernels saturate full-range weights (an AVX2 host without
+    VNNI): there, int8 outputs of artifacts quantized for other classes differ from theirs."""
+    found = host_class()
+    return found is not None and found.saturates_u8s8

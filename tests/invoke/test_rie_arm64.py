@@ -10,6 +10,7 @@ really runs on aarch64, and the emulator's timeout and Ctrl-C handling hold unde
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fnkit_build.cpus import host_saturates_u8s8
 from fnkit_build.emulation import ARM64_ENV, ROOT_QEMU, aarch64_wheel_args
 from fnkit_ops.bench.agreement import check_rie_agreement
 from fnkit_ops.cli import main
@@ -270,15 +272,18 @@ def test_arm64_function_answers_every_event_as_on_the_host(arm64_runs: InvokeRun
     assert Path(emulator["binary"]).name == "aws-lambda-rie-arm64"
 
     # THEN every invocation succeeds; the shipped events and bad requests get the same response as on
-    # the host (numbers within the model's tolerance: two CPUs round a float's last bits apart)
+    # the host (numbers within the model's tolerance: two CPUs round a float's last bits apart; on a
+    # host whose int8 kernels saturate, an AVX2 CPU without VNNI, the arm64 build's full-range int8
+    # numbers differ by design, so there only the responses' shapes and texts are compared)
     assert arm64.code == x86.code == 0
     tolerance = arm64.built.manifest.golden[0]
+    atol = math.inf if host_saturates_u8s8() else tolerance.atol
     pairs = zip(arm64.document["invocations"], x86.document["invocations"], strict=True)
     for name, (on_arm64, on_x86) in zip(arm64.names, pairs, strict=True):
         assert on_arm64["ok"] and on_x86["ok"], name
         if not name.startswith("golden-"):
             got, expected = normalized(on_arm64["response"]), normalized(on_x86["response"])
-            assert _same(got, expected, tolerance.atol, tolerance.rtol, name) == []
+            assert _same(got, expected, atol, tolerance.rtol, name) == []
     # AND the goldens are reproduced under qemu: an arm64 build's goldens are Graviton2's own outputs,
     # which x86's int8 kernels need not reproduce (minilm's long truncated text: cosine ~0.9995)
     by_name = dict(zip(arm64.names, arm64.document["invocations"], strict=True))
@@ -297,21 +302,22 @@ def test_arm64_function_answers_every_event_as_on_the_host(arm64_runs: InvokeRun
 def test_the_function_runs_on_aarch64_and_the_emulators_error_shapes_hold(
     arm64_rie: RieBinary, arm64_trivial_root: TaskRoot, graviton2: FunctionCpu
 ) -> None:
-    # GIVEN a standard-library handler under the arm64 emulator, AWS_LAMBDA_FUNCTION_TIMEOUT=1
+    # GIVEN a standard-library handler under the arm64 emulator, AWS_LAMBDA_FUNCTION_TIMEOUT=4 (a
+    # second was too little for the first invocation under qemu on a 2-core AMD EPYC build host)
     config = FunctionConfig(
         function_name="fnkit-trivial", memory_mb=512, handler="trivial.handler", env={"FNKIT_MARK": "x"}
     )
-    events = [{"raise": "boom"}, {"sleep": 5}, {"echo": 1, "env": ["FNKIT_MARK", *ARM64_ENV]}]
+    events = [{"raise": "boom"}, {"sleep": 10}, {"echo": 1, "env": ["FNKIT_MARK", *ARM64_ENV]}]
 
     # WHEN the events are sent
-    rie = RieFunction(arm64_rie, arm64_trivial_root.path, config, timeout_s=1, cpu=graviton2)
+    rie = RieFunction(arm64_rie, arm64_trivial_root.path, config, timeout_s=4, cpu=graviton2)
     result = invoke_all(rie, events)
     raised, timed_out, after = result.invocations
 
     # THEN a handler error is Lambda's error object and the timeout the emulator's own text
     assert not raised.ok and raised.error_type == "ValueError" and raised.response()["errorMessage"] == "boom"
     assert (
-        timed_out.error_type == "Sandbox.Timedout" and timed_out.body == b"Task timed out after 1.00 seconds"
+        timed_out.error_type == "Sandbox.Timedout" and timed_out.body == b"Task timed out after 4.00 seconds"
     )
     # AND the next event gets a fresh runtime, an aarch64 Python in the session folder inside the root
     response = after.response()
