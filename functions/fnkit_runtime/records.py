@@ -43,8 +43,9 @@ class _Plan:
     def __init__(self, fields: tuple[dataclasses.Field[Any], ...]) -> None:
         self.init = tuple(f for f in fields if f.init)
         """Fields `__init__` takes, in order."""
-        self.derived = tuple(f for f in fields if not f.init)
-        """Fields with `init=False`, filled from their default or factory when they have one."""
+        self.derived = tuple(f for f in fields if not f.init and _has_default(f))
+        """Fields with `init=False` and a default or factory, which fills them (without one such a
+        field is left unset, as the generated `__init__` leaves it)."""
         self.compared = tuple(f.name for f in fields if f.compare)
         self.hashed = tuple(f.name for f in fields if (f.compare if f.hash is None else f.hash))
         self.shown = tuple(f.name for f in fields if f.repr)
@@ -89,8 +90,7 @@ def _init(self: Any, *args: Any, **kwargs: Any) -> None:
             f"{cls.__qualname__}.__init__() got an unexpected keyword argument {next(iter(kwargs))!r}"
         )
     for f in plan.derived:
-        if _has_default(f):
-            object.__setattr__(self, f.name, _default(f, cls))
+        object.__setattr__(self, f.name, _default(f, cls))
     post_init = getattr(self, "__post_init__", None)
     if post_init is not None:
         post_init()

@@ -164,3 +164,15 @@ def test_manifest_classes_are_records() -> None:
     assert all(cls.__init__.__module__ == "fnkit_runtime.records" for cls in classes), [
         cls.__name__ for cls in classes if cls.__init__.__module__ != "fnkit_runtime.records"
     ]
+
+
+@pytest.mark.parametrize(
+    "decorator", [dataclasses.dataclass(frozen=True), record], ids=["dataclass", "record"]
+)
+def test_an_init_false_field_without_a_default_is_left_unset(decorator: Callable[[type], type]) -> None:
+    class Partial:
+        x: int
+        later: int = dataclasses.field(init=False)
+
+    item: Any = decorator(Partial)(1)
+    assert item.x == 1 and not hasattr(item, "later")
