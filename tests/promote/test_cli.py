@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 from fnkit_ops.promote import cli
+from fnkit_ops.promote.config import PromotionConfig
+from fnkit_ops.promote.gates import GateConfig
 from fnkit_ops.promote.metrics import EmfSource
 
 
@@ -42,6 +44,15 @@ def test_defaults_match_the_documented_contract():
     assert config.gates.insufficient_data == "wait" and config.gates.insufficient_traffic == "fail"
     assert config.gates.min_invocations == 20 and config.gates.max_p99_ratio == 1.5
     assert config.gates.max_p99_ms is None
+
+
+def test_flags_left_out_leave_every_config_default():
+    # WHEN parsing the minimum
+    config = cli.config_from_args(_parse("--function", "fn", "--version", "3"))
+
+    # THEN the gates and the run settings are the configs' own defaults, field for field
+    assert config.gates == GateConfig()
+    assert config == PromotionConfig(function="fn", version="3", strategy=config.strategy, gates=GateConfig())
 
 
 def test_thresholds_can_be_switched_off():

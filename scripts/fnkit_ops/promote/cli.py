@@ -10,24 +10,12 @@ This module imports nothing heavy: boto3 and the promotion modules load inside `
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from fnkit_ops.promote.constants import (
-    DEFAULT_ALIAS,
-    DEFAULT_MAX_CLIENT_ERROR_RATE,
-    DEFAULT_MAX_CLIENT_ERROR_RATE_DELTA,
-    DEFAULT_MAX_ERROR_RATE,
-    DEFAULT_MAX_ERROR_RATE_DELTA,
-    DEFAULT_MAX_P99_RATIO,
-    DEFAULT_MIN_INVOCATIONS,
-    DEFAULT_MIN_LATENCY_SAMPLES,
-    DEFAULT_POLL_SECONDS,
-    DEFAULT_SETTLE_SECONDS,
-    DEFAULT_STRATEGY,
-    EXIT_PRECONDITION,
-)
+from fnkit_ops.promote.constants import DEFAULT_STRATEGY, EXIT_PRECONDITION
 
 if TYPE_CHECKING:
     from fnkit_ops.promote.config import Dependencies, PromotionConfig
@@ -47,7 +35,24 @@ def _optional_float(text: str) -> float | None:
     return float(text)
 
 
+def _defaults(config: type[Any]) -> dict[str, Any]:
+    """A config dataclass's field defaults: the flags' defaults are the config's, defined once."""
+    return {f.name: f.default for f in dataclasses.fields(config) if f.default is not dataclasses.MISSING}
+
+
+def _from_args(config: type[Any], args: argparse.Namespace, **converted: Any) -> Any:
+    """`config` built from the flags of the same name as its fields; `converted` gives the others."""
+    flags = vars(args)
+    plain = {f.name: flags[f.name] for f in dataclasses.fields(config) if f.name in flags}
+    return config(**(plain | converted))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from fnkit_ops.promote.config import PromotionConfig
+    from fnkit_ops.promote.gates import GateConfig, InsufficientDataPolicy, InsufficientTrafficPolicy
+
+    gate_default = _defaults(GateConfig)
+    run_default = _defaults(PromotionConfig)
     target = parser.add_argument_group("what to promote")
     target.add_argument("--function", required=True, help="Lambda function name")
     which = target.add_mutually_exclusive_group(required=True)
@@ -57,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="URI",
         help="update $LATEST to this image, wait for the update, publish a version and promote it",
     )
-    target.add_argument("--alias", default=DEFAULT_ALIAS, help=f"alias to shift (default {DEFAULT_ALIAS})")
+    target.add_argument("--alias", default=run_default["alias"], help="alias to shift (default %(default)s)")
     target.add_argument(
         "--strategy",
         default=DEFAULT_STRATEGY,
@@ -73,63 +78,63 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     gates.add_argument(
         "--insufficient-data",
-        choices=("fail", "wait", "ignore"),
-        default="wait",
+        choices=[str(policy) for policy in InsufficientDataPolicy],
+        default=str(gate_default["insufficient_data"]),
         help="alarm in INSUFFICIENT_DATA: fail now, wait until the step's time is up then fail, "
         "or ignore (default %(default)s)",
     )
     gates.add_argument(
         "--min-invocations",
         type=int,
-        default=DEFAULT_MIN_INVOCATIONS,
+        default=gate_default["min_invocations"],
         help="new-version invocations needed in a step before it can pass (default %(default)s)",
     )
     gates.add_argument(
         "--insufficient-traffic",
-        choices=("fail", "pass"),
-        default="fail",
+        choices=[str(policy) for policy in InsufficientTrafficPolicy],
+        default=str(gate_default["insufficient_traffic"]),
         help="when a step ends with fewer than --min-invocations (default %(default)s)",
     )
     gates.add_argument(
         "--max-error-rate",
         type=float,
-        default=DEFAULT_MAX_ERROR_RATE,
+        default=gate_default["max_error_rate"],
         help="new version's error rate ceiling, 0..1 (default %(default)s)",
     )
     gates.add_argument(
         "--max-error-rate-delta",
         type=_optional_float,
-        default=DEFAULT_MAX_ERROR_RATE_DELTA,
+        default=gate_default["max_error_rate_delta"],
         help="allowed excess over the old version's error rate, or off (default %(default)s)",
     )
     gates.add_argument(
         "--max-client-error-rate",
         type=float,
-        default=DEFAULT_MAX_CLIENT_ERROR_RATE,
+        default=gate_default["max_client_error_rate"],
         help="new version's share of requests answered 4xx, 0..1; needs --emf-* (default %(default)s)",
     )
     gates.add_argument(
         "--max-client-error-rate-delta",
         type=_optional_float,
-        default=DEFAULT_MAX_CLIENT_ERROR_RATE_DELTA,
+        default=gate_default["max_client_error_rate_delta"],
         help="allowed excess over the old version's 4xx share, or off (default %(default)s)",
     )
     gates.add_argument(
         "--max-p99-ms",
         type=_optional_float,
-        default=None,
+        default=gate_default["max_p99_ms"],
         help="new version's p99 Duration ceiling in ms, or off (default off)",
     )
     gates.add_argument(
         "--max-p99-ratio",
         type=_optional_float,
-        default=DEFAULT_MAX_P99_RATIO,
+        default=gate_default["max_p99_ratio"],
         help="new p99 / old p99 ceiling, or off (default %(default)s)",
     )
     gates.add_argument(
         "--min-latency-samples",
         type=int,
-        default=DEFAULT_MIN_LATENCY_SAMPLES,
+        default=gate_default["min_latency_samples"],
         help="latency samples of the new version needed before its p99 is judged (default %(default)s)",
     )
     emf = parser.add_argument_group(
@@ -172,25 +177,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run_group.add_argument(
         "--poll-seconds",
         type=float,
-        default=DEFAULT_POLL_SECONDS,
+        default=run_default["poll_seconds"],
         help="gate polling interval within a step (default %(default)s)",
     )
     run_group.add_argument(
         "--settle-seconds",
         type=float,
-        default=DEFAULT_SETTLE_SECONDS,
+        default=run_default["settle_seconds"],
         help="after a step's minutes, wait this long for late metrics before its last reading "
         "(default %(default)s, to cover EMF's delay)",
     )
     run_group.add_argument(
         "--bake-minutes",
         type=int,
-        default=0,
+        default=run_default["bake_minutes"],
         help="after 100%%, keep the gates on this long and roll back on a failure (default 0: none)",
     )
     run_group.add_argument(
         "--run-id",
-        default="",
+        default=run_default["run_id"],
         help="this run's id in the alias's fnkit mark (default: UTC time and random digits)",
     )
     run_group.add_argument(
@@ -229,38 +234,24 @@ def config_from_args(args: argparse.Namespace) -> PromotionConfig:
     from fnkit_ops.promote.gates import GateConfig, InsufficientDataPolicy, InsufficientTrafficPolicy
     from fnkit_ops.promote.strategy import parse_strategy
 
-    gates = GateConfig(
+    gates = _from_args(
+        GateConfig,
+        args,
         alarms=tuple(args.alarm),
         insufficient_data=InsufficientDataPolicy(args.insufficient_data),
-        min_invocations=args.min_invocations,
         insufficient_traffic=InsufficientTrafficPolicy(args.insufficient_traffic),
-        max_error_rate=args.max_error_rate,
-        max_error_rate_delta=args.max_error_rate_delta,
-        max_client_error_rate=args.max_client_error_rate,
-        max_client_error_rate_delta=args.max_client_error_rate_delta,
-        max_p99_ms=args.max_p99_ms,
-        max_p99_ratio=args.max_p99_ratio,
-        min_latency_samples=args.min_latency_samples,
         emf=emf_from_args(args),
     )
-    return PromotionConfig(
-        function=args.function,
-        version=args.version,
-        alias=args.alias,
+    config: PromotionConfig = _from_args(
+        PromotionConfig,
+        args,
         strategy=parse_strategy(args.strategy),
         gates=gates,
-        publish_image=args.publish_image,
         smoke_manifest=_smoke_manifest(args.smoke_manifest, args.registry),
         on_resume=ResumePolicy(args.on_resume) if args.on_resume else None,
-        poll_seconds=args.poll_seconds,
-        settle_seconds=args.settle_seconds,
-        bake_minutes=args.bake_minutes,
-        run_id=args.run_id,
-        retry_rejected=args.retry_rejected,
-        follow_alarms=args.follow_alarms,
-        dry_run=args.dry_run,
         report_path=args.report,
     )
+    return config
 
 
 def _refuse(args: argparse.Namespace, reason: str) -> int:
