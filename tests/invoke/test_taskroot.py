@@ -16,7 +16,6 @@ from fnkit_ops.invoke import (
     install_dependencies,
     requirement_lines,
 )
-from fnkit_ops.invoke import taskroot as taskroot_module
 from fnkit_ops.invoke.constants import TASK_ROOT_MARKER
 from fnkit_ops.invoke.taskroot import deps_key, requirements_file_for
 
@@ -63,7 +62,7 @@ def test_dependency_layer_is_installed_once(trivial_root: TaskRoot, monkeypatch:
     def no_pip(*_args: object, **_kwargs: object) -> subprocess.CompletedProcess[str]:
         raise AssertionError("pip ran although the layer was cached")
 
-    monkeypatch.setattr(taskroot_module.subprocess, "run", no_pip)
+    monkeypatch.setattr(subprocess, "run", no_pip)
 
     # THEN the cached layer is returned
     assert install_dependencies([]) == (layer, key)

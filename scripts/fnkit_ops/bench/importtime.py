@@ -19,6 +19,7 @@ from fnkit_ops.bench import constants as k
 from fnkit_ops.bench.exceptions import BenchError
 from fnkit_ops.bench.results import ImportRow
 from fnkit_ops.invoke.process import FunctionConfig, base_python, lambda_environment
+from fnkit_ops.subprocesses import run_checked
 
 _LINE = re.compile(r"^import time:\s+(\d+) \|\s+\d+ \|\s*(\S+)\s*$")
 STDLIB = "standard library"
@@ -40,7 +41,7 @@ def self_times(stderr: str, task_root: Path) -> dict[str, int]:
 
 def _one_run(task_root: Path, config: FunctionConfig) -> dict[str, int]:
     module = config.handler.rsplit(".", 1)[0]
-    completed = subprocess.run(
+    completed = run_checked(
         [
             str(config.python or base_python()),
             "-s",
@@ -50,16 +51,13 @@ def _one_run(task_root: Path, config: FunctionConfig) -> dict[str, int]:
             "-c",
             f"import awslambdaric.bootstrap, {module}",
         ],
+        BenchError,
+        f"{config.function_name}: importing {module} failed",
+        tail_lines=8,
         cwd=task_root,
         env=lambda_environment(task_root.resolve(), _NO_RUNTIME_API, config),
         stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
     )
-    if completed.returncode != 0:
-        tail = "\n".join(completed.stderr.strip().splitlines()[-8:])
-        raise BenchError(f"{config.function_name}: importing {module} failed:\n{tail}")
     return self_times(completed.stderr, task_root)
 
 

@@ -17,6 +17,7 @@ from fnkit_ops.bench.results import WarmLatency
 from fnkit_ops.bench.sampling import Sampling
 from fnkit_ops.bench.stats import LatencyStats
 from fnkit_ops.invoke.process import FunctionConfig, base_python, lambda_environment
+from fnkit_ops.subprocesses import run_checked
 
 WORKER = Path(__file__).with_name("worker.py")
 _NO_RUNTIME_API = "127.0.0.1:9"
@@ -57,19 +58,14 @@ def run_worker(spec: WarmSpec, threads: int, workdir: Path) -> tuple[list[WarmLa
         spec_path.write_text(json.dumps(payload), encoding="utf-8")
         python = config.python or base_python()
         with Path(tmp, "stdout.log").open("wb") as log:
-            completed = subprocess.run(
+            run_checked(
                 [str(python), "-s", "-S", "-P", str(WORKER), str(spec_path), str(result_path)],
+                BenchError,
+                f"{config.function_name}: warm-latency worker failed ({threads} threads)",
                 cwd=task_root,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
-                stderr=subprocess.PIPE,
-                check=False,
-            )
-        if completed.returncode != 0:
-            tail = "\n".join(completed.stderr.decode(errors="replace").strip().splitlines()[-12:])
-            raise BenchError(
-                f"{config.function_name}: warm-latency worker failed ({threads} threads):\n{tail}"
             )
         data = json.loads(result_path.read_text(encoding="utf-8"))
     latencies = [

@@ -14,7 +14,6 @@ import os
 import platform
 import re
 import shutil
-import subprocess
 import sys
 import tempfile
 import types
@@ -35,6 +34,7 @@ from fnkit_ops.invoke.constants import (
     TRIM_SCRIPT,
 )
 from fnkit_ops.invoke.exceptions import DependencyInstallError, TaskRootError
+from fnkit_ops.subprocesses import run_checked
 
 _INCLUDE = re.compile(r"^(?:-r|--requirement)\s*=?\s*(\S+)$")
 
@@ -173,15 +173,12 @@ def _is_hash_locked(path: Path) -> bool:
 
 def _pip(target: Path, spec: list[str]) -> None:
     base = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input"]
-    completed = subprocess.run(
+    run_checked(
         [*base, "--target", str(target), *spec],
-        capture_output=True,
-        text=True,
-        check=False,
+        DependencyInstallError,
+        "pip install --target failed",
+        tail_lines=15,
     )
-    if completed.returncode != 0:
-        tail = "\n".join(completed.stderr.strip().splitlines()[-15:])
-        raise DependencyInstallError(f"pip install --target failed ({completed.returncode}):\n{tail}")
 
 
 def load_trim_module(source_dir: Path | None = None) -> types.ModuleType:
