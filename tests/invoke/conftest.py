@@ -26,11 +26,16 @@ API_EVENTS = ["http-api", "rest-api", "function-url"]
 OTHER_EVENTS = ["direct", "warmup", "health"]
 
 
+def handler_files(*names: str) -> dict[str, Path]:
+    """The task-root copies of test handlers from `handlers/`, with the `probes.py` they share."""
+    return {name: HANDLERS / name for name in (*names, "probes.py")}
+
+
 @pytest.fixture(scope="session")
 def trivial_root(tmp_path_factory: pytest.TempPathFactory) -> TaskRoot:
     """Only the runtime client (no requirements) plus `trivial.py`; the dependency layer is cached."""
     dest = tmp_path_factory.mktemp("trivial") / "task"
-    return assemble_task_root(dest, [], {"trivial.py": HANDLERS / "trivial.py"})
+    return assemble_task_root(dest, [], handler_files("trivial.py"))
 
 
 @pytest.fixture

@@ -26,8 +26,9 @@ from fnkit_ops.invoke import (
 from fnkit_ops.invoke.taskroot import assemble_task_root, load_trim_module
 from fnkit_runtime.manifest import sha256_file
 
+from .conftest import handler_files
+
 REPO = Path(__file__).resolve().parents[2]
-HANDLERS = Path(__file__).resolve().parent / "handlers"
 MODELS = ["digits", "minilm"]
 API_EVENTS = ["http-api", "rest-api", "function-url"]
 OTHER_EVENTS = ["direct", "warmup", "health"]
@@ -159,7 +160,7 @@ def probe_roots(built_models: Path, tmp_path_factory: pytest.TempPathFactory) ->
     roots: dict[str, Any] = {}
     for model in MODELS:
         built = locate_built_model(model, built_models)
-        copies = {**function_copies(built.model_dir), "fnkit_probe.py": HANDLERS / "fnkit_probe.py"}
+        copies = {**function_copies(built.model_dir), **handler_files("fnkit_probe.py")}
         tmp = tmp_path_factory.mktemp(f"probe-{model}")
         full = assemble_task_root(tmp / "full", built.requirements, copies, trim=False)
         trimmed = assemble_task_root(tmp / "trimmed", built.requirements, copies, trim=True)

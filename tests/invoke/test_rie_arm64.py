@@ -32,7 +32,7 @@ from fnkit_ops.invoke.rie import RieFunction, emulator_command
 from fnkit_ops.invoke.rie_binary import RieBinary, ensure_binary
 from fnkit_ops.invoke.taskroot import deps_key
 
-from .conftest import HANDLERS, InvokeRuns, alive, ctrl_c_during, normalized
+from .conftest import InvokeRuns, alive, ctrl_c_during, handler_files, normalized
 
 REPO = Path(__file__).resolve().parents[2]
 MODELS = ["digits", "minilm"]
@@ -228,7 +228,7 @@ def arm64_rie() -> RieBinary:
 @pytest.fixture(scope="module")
 def arm64_trivial_root(tmp_path_factory: pytest.TempPathFactory, graviton2: FunctionCpu) -> TaskRoot:
     dest = tmp_path_factory.mktemp("trivial-arm64") / "task"
-    return assemble_task_root(dest, [], {"trivial.py": HANDLERS / "trivial.py"}, wheels=graviton2.wheels())
+    return assemble_task_root(dest, [], handler_files("trivial.py"), wheels=graviton2.wheels())
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ from fnkit_ops.invoke.exceptions import FunctionInitError
 from fnkit_ops.invoke.function import locate_built_model
 from fnkit_runtime.manifest import Manifest, write_atomic
 
-HANDLERS = Path(__file__).resolve().parent / "handlers"
+from .conftest import handler_files
+
 REPO = Path(__file__).resolve().parents[2]
 BASE = "/2018-06-01/runtime"
 
@@ -46,7 +47,7 @@ def test_runtime_api_answers_restore_next_and_records_restore_errors() -> None:
 @pytest.fixture(scope="module")
 def probe_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     dest = tmp_path_factory.mktemp("snap") / "task"
-    return assemble_task_root(dest, [], {"snap_probe.py": HANDLERS / "snap_probe.py"}).path
+    return assemble_task_root(dest, [], handler_files("snap_probe.py")).path
 
 
 def _probe_config(**env: str) -> FunctionConfig:

@@ -19,7 +19,7 @@ from fnkit_ops.invoke import (
 from fnkit_ops.invoke.constants import TASK_ROOT_MARKER
 from fnkit_ops.invoke.taskroot import deps_key, requirements_file_for
 
-HANDLERS = Path(__file__).resolve().parent / "handlers"
+from .conftest import handler_files
 
 
 def test_requirement_lines_follow_includes(tmp_path: Path) -> None:
@@ -103,11 +103,11 @@ def test_assembly_copies_links_and_compiles(trivial_root: TaskRoot, tmp_path: Pa
 def test_reassembly_replaces_a_task_root_it_made(tmp_path: Path) -> None:
     # GIVEN a task root assembled once, with a stray file added later
     dest = tmp_path / "task"
-    assemble_task_root(dest, [], {"trivial.py": HANDLERS / "trivial.py"})
+    assemble_task_root(dest, [], handler_files("trivial.py"))
     (dest / "stray.txt").write_text("left over")
 
     # WHEN it is assembled again
-    assemble_task_root(dest, [], {"trivial.py": HANDLERS / "trivial.py"})
+    assemble_task_root(dest, [], handler_files("trivial.py"))
 
     # THEN it starts from a clean folder
     assert not (dest / "stray.txt").exists()

@@ -22,14 +22,16 @@ import threading
 import time
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from fnkit_ops.invoke.constants import RUNTIME_API_VERSION
 from fnkit_ops.invoke.exceptions import RuntimeApiError
 
+_T = TypeVar("_T")
 _PREFIX = f"/{RUNTIME_API_VERSION}/runtime"
 _POLL_S = 0.05
 
@@ -252,31 +254,31 @@ class RuntimeApiServer:
             self._state.cond.notify_all()
         return request_id
 
+    def _read(self, read: Callable[[_State], _T]) -> _T:
+        """`read` of the shared state, under its lock."""
+        with self._state.cond:
+            return read(self._state)
+
     @property
     def first_next_at(self) -> float | None:
         """When the function first asked for an event (the end of its init), or None."""
-        with self._state.cond:
-            return self._state.first_next_at
+        return self._read(lambda state: state.first_next_at)
 
     def posted_error(self, phase: ErrorPhase) -> PostedError | None:
         """The body and error type the function posted to /init/error or /restore/error, or None."""
-        with self._state.cond:
-            return self._state.phase_errors.get(phase)
+        return self._read(lambda state: state.phase_errors.get(phase))
 
     @property
     def restore_next_at(self) -> float | None:
         """When the function asked for /restore/next (SnapStart: init and before-snapshot hooks done)."""
-        with self._state.cond:
-            return self._state.restore_next_at
+        return self._read(lambda state: state.restore_next_at)
 
     def handed_out_at(self, request_id: str) -> float | None:
         """When the event went out, while it is in flight; None before and after."""
-        with self._state.cond:
-            return self._state.in_flight.get(request_id)
+        return self._read(lambda state: state.in_flight.get(request_id))
 
     def outcome(self, request_id: str) -> Outcome | None:
-        with self._state.cond:
-            return self._state.outcomes.get(request_id)
+        return self._read(lambda state: state.outcomes.get(request_id))
 
     def wait(self, max_wait_s: float) -> None:
         """Block until something changes (a request or post arrives) or `max_wait_s` passes."""

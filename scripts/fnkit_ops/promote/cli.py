@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,63 @@ def _optional_float(text: str) -> float | None:
     if text.strip().lower() in {"off", "none"}:
         return None
     return float(text)
+
+
+Setting = tuple[str, Callable[[str], Any], str]
+"""A config field set by a flag: its name (the flag is --name-with-dashes), the flag's type, its help."""
+
+_GATE_SETTINGS: tuple[Setting, ...] = (
+    (
+        "min_invocations",
+        int,
+        "new-version invocations needed in a step before it can pass (default %(default)s)",
+    ),
+    ("max_error_rate", float, "new version's error rate ceiling, 0..1 (default %(default)s)"),
+    (
+        "max_error_rate_delta",
+        _optional_float,
+        "allowed excess over the old version's error rate, or off (default %(default)s)",
+    ),
+    (
+        "max_client_error_rate",
+        float,
+        "new version's share of requests answered 4xx, 0..1; needs --emf-* (default %(default)s)",
+    ),
+    (
+        "max_client_error_rate_delta",
+        _optional_float,
+        "allowed excess over the old version's 4xx share, or off (default %(default)s)",
+    ),
+    ("max_p99_ms", _optional_float, "new version's p99 Duration ceiling in ms, or off (default off)"),
+    ("max_p99_ratio", _optional_float, "new p99 / old p99 ceiling, or off (default %(default)s)"),
+    (
+        "min_latency_samples",
+        int,
+        "latency samples of the new version needed before its p99 is judged (default %(default)s)",
+    ),
+)
+_RUN_SETTINGS: tuple[Setting, ...] = (
+    ("poll_seconds", float, "gate polling interval within a step (default %(default)s)"),
+    (
+        "settle_seconds",
+        float,
+        "after a step's minutes, wait this long for late metrics before its last reading "
+        "(default %(default)s, to cover EMF's delay)",
+    ),
+    (
+        "bake_minutes",
+        int,
+        "after 100%%, keep the gates on this long and roll back on a failure (default 0: none)",
+    ),
+)
+
+
+def _add_settings(
+    group: argparse._ArgumentGroup, settings: tuple[Setting, ...], defaults: dict[str, Any]
+) -> None:
+    """A flag for each setting, its default the config field's."""
+    for name, kind, text in settings:
+        group.add_argument("--" + name.replace("_", "-"), type=kind, default=defaults[name], help=text)
 
 
 def _defaults(config: type[Any]) -> dict[str, Any]:
@@ -84,59 +142,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "or ignore (default %(default)s)",
     )
     gates.add_argument(
-        "--min-invocations",
-        type=int,
-        default=gate_default["min_invocations"],
-        help="new-version invocations needed in a step before it can pass (default %(default)s)",
-    )
-    gates.add_argument(
         "--insufficient-traffic",
         choices=[str(policy) for policy in InsufficientTrafficPolicy],
         default=str(gate_default["insufficient_traffic"]),
         help="when a step ends with fewer than --min-invocations (default %(default)s)",
     )
-    gates.add_argument(
-        "--max-error-rate",
-        type=float,
-        default=gate_default["max_error_rate"],
-        help="new version's error rate ceiling, 0..1 (default %(default)s)",
-    )
-    gates.add_argument(
-        "--max-error-rate-delta",
-        type=_optional_float,
-        default=gate_default["max_error_rate_delta"],
-        help="allowed excess over the old version's error rate, or off (default %(default)s)",
-    )
-    gates.add_argument(
-        "--max-client-error-rate",
-        type=float,
-        default=gate_default["max_client_error_rate"],
-        help="new version's share of requests answered 4xx, 0..1; needs --emf-* (default %(default)s)",
-    )
-    gates.add_argument(
-        "--max-client-error-rate-delta",
-        type=_optional_float,
-        default=gate_default["max_client_error_rate_delta"],
-        help="allowed excess over the old version's 4xx share, or off (default %(default)s)",
-    )
-    gates.add_argument(
-        "--max-p99-ms",
-        type=_optional_float,
-        default=gate_default["max_p99_ms"],
-        help="new version's p99 Duration ceiling in ms, or off (default off)",
-    )
-    gates.add_argument(
-        "--max-p99-ratio",
-        type=_optional_float,
-        default=gate_default["max_p99_ratio"],
-        help="new p99 / old p99 ceiling, or off (default %(default)s)",
-    )
-    gates.add_argument(
-        "--min-latency-samples",
-        type=int,
-        default=gate_default["min_latency_samples"],
-        help="latency samples of the new version needed before its p99 is judged (default %(default)s)",
-    )
+    _add_settings(gates, _GATE_SETTINGS, gate_default)
     emf = parser.add_argument_group(
         "the function's own EMF metrics (all three or none)",
         "judge each version on the function's EMF Requests, ClientErrors, ServerErrors and "
@@ -174,25 +185,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the alias is already mid-shift to this version: continue from its weight, "
         "or roll back (required in that case)",
     )
-    run_group.add_argument(
-        "--poll-seconds",
-        type=float,
-        default=run_default["poll_seconds"],
-        help="gate polling interval within a step (default %(default)s)",
-    )
-    run_group.add_argument(
-        "--settle-seconds",
-        type=float,
-        default=run_default["settle_seconds"],
-        help="after a step's minutes, wait this long for late metrics before its last reading "
-        "(default %(default)s, to cover EMF's delay)",
-    )
-    run_group.add_argument(
-        "--bake-minutes",
-        type=int,
-        default=run_default["bake_minutes"],
-        help="after 100%%, keep the gates on this long and roll back on a failure (default 0: none)",
-    )
+    _add_settings(run_group, _RUN_SETTINGS, run_default)
     run_group.add_argument(
         "--run-id",
         default=run_default["run_id"],

@@ -6,12 +6,12 @@ to `fnkit_runtime.app.handler` unchanged.
 
 from __future__ import annotations
 
-import importlib
 import os
 import sys
 from typing import Any
 
 from fnkit_runtime.app import handler as fnkit_handler
+from probes import importable
 
 
 def _loaded_files() -> list[str]:
@@ -29,17 +29,9 @@ def _loaded_files() -> list[str]:
     return sorted(files)
 
 
-def _importable(name: str) -> bool:
-    try:
-        importlib.import_module(name)
-    except ImportError:
-        return False
-    return True
-
-
 def handler(event: Any, context: Any) -> Any:
     if isinstance(event, dict) and event.get("fnkit_probe") == "loaded":
         return {"files": _loaded_files()}
     if isinstance(event, dict) and event.get("fnkit_probe") == "imports":
-        return {name: _importable(name) for name in event["names"]}
+        return {name: importable(name) for name in event["names"]}
     return fnkit_handler(event, context)

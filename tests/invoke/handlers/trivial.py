@@ -5,25 +5,18 @@ Copied into a temporary task root as `trivial.py`; handler path `trivial.handler
 
 from __future__ import annotations
 
-import importlib
 import os
 import platform
 import sys
 import time
 from typing import Any
 
+from probes import importable
+
 if os.environ.get("TRIVIAL_FAIL_INIT"):
     raise RuntimeError("init failed on purpose")
 
 _STATE = {"invocations": 0}
-
-
-def _importable(name: str) -> bool:
-    try:
-        importlib.import_module(name)
-    except ImportError:
-        return False
-    return True
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -43,7 +36,7 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "function_arn": context.invoked_function_arn,
         "remaining_ms": context.get_remaining_time_in_millis(),
         "env": {name: os.environ.get(name) for name in event.get("env", [])},
-        "importable": {name: _importable(name) for name in event.get("imports", [])},
+        "importable": {name: importable(name) for name in event.get("imports", [])},
         "sys_path": sys.path,
         "machine": platform.machine(),
         "flags": {"no_site": sys.flags.no_site, "no_user_site": sys.flags.no_user_site},
