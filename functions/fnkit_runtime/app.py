@@ -41,7 +41,7 @@ from fnkit_runtime import error_responses, observability
 from fnkit_runtime.event_kinds import EventKind, check_proxy_event, classify
 from fnkit_runtime.exceptions import EventFormatError
 from fnkit_runtime.predict import predict
-from fnkit_runtime.validation import body_bytes, check_body, check_body_size
+from fnkit_runtime.validation import check_body, check_parsed_body_size
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -87,7 +87,7 @@ def _warmup(context: LambdaContext) -> dict[str, Any]:
 def _direct(event: Mapping[str, Any], context: LambdaContext) -> dict[str, Any]:
     body = check_body(dict(event))
     model = holder.model()
-    check_body_size(body_bytes(body), model.limits)
+    check_parsed_body_size(body, model.limits)
     return predict(model, body, observability.function_version(context))
 
 
